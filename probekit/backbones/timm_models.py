@@ -1,6 +1,7 @@
 """Any timm model as ``timm:<name>``; pretrained weights come from the Hugging Face cache only."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -10,6 +11,23 @@ from ..errors import UnknownNameError, WeightsError, unknown_name
 from .base import Backbone
 from .preprocess import Preprocessing
 from .weights import apply_state_dict, file_id, load_state_dict_file
+
+
+@contextlib.contextmanager
+def _hf_offline():
+    """Force huggingface_hub offline (it reads HF_HUB_OFFLINE at import, so patch the constant too)."""
+    from huggingface_hub import constants
+
+    old_env, old_const = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
+    os.environ["HF_HUB_OFFLINE"], constants.HF_HUB_OFFLINE = "1", True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = old_const
+        if old_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = old_env
 
 
 def _cached_hf_file(hf_hub_id: str) -> str | None:
@@ -49,19 +67,12 @@ def build_timm(name: str, *, weights: str | os.PathLike | None = "default", seed
                 f"{Path(HF_HUB_CACHE) / ('models--' + hub_id.replace('/', '--'))}/snapshots/<rev>/model.safetensors; "
                 "download it there on a machine with internet (huggingface-cli download "
                 f"{hub_id}), pass --weights FILE, or use --weights none")
-        old = os.environ.get("HF_HUB_OFFLINE")
-        os.environ["HF_HUB_OFFLINE"] = "1"  # the cache has it: never let timm try the network
         try:
-            with torch.random.fork_rng(devices=[]):
+            with _hf_offline(), torch.random.fork_rng(devices=[]):  # the cache has it: never touch the network
                 torch.manual_seed(seed)
                 model = timm.create_model(name, pretrained=True)
         except Exception as e:
             raise WeightsError(f"cannot load cached weights of timm:{name} ({hub_id}): {str(e).splitlines()[0][:200]}") from e
-        finally:
-            if old is None:
-                os.environ.pop("HF_HUB_OFFLINE", None)
-            else:
-                os.environ["HF_HUB_OFFLINE"] = old
         weights_id, label = f"timm:{hub_id}", f"timm:{name}"
     else:
         apply_state_dict(model, load_state_dict_file(choice), source=f"file {choice}", arch=f"timm:{name}")

@@ -44,3 +44,10 @@ def _color_dsprites(n_colors: int = 6, **options) -> FactorDataset:
     from .dsprites import color_dsprites
 
     return color_dsprites(n_colors, **options)
+
+
+@register_dataset("csv:", help="your own images: csv:<path> with a 'file' column and one column per factor")
+def _csv(path: str, size: int | None = None, **options) -> FactorDataset:
+    from .image_table import ImageTable
+
+    return ImageTable(path, size=size, **options)
