@@ -48,6 +48,11 @@ class Backbone(nn.Module):
         self._layers = [l for l in layers if l != PENULTIMATE] + [PENULTIMATE]
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> Backbone:
+        """Always eval: a frozen feature extractor must not update BatchNorm statistics or use dropout."""
+        return super().train(False)
 
     # -- layers -------------------------------------------------------------------------------------
     @property
