@@ -65,6 +65,7 @@ def library_versions() -> dict:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             out[pkg] = None
+    out["torch"] = torch.__version__  # includes the build tag (+cpu, +cu130)
     return out
 
 
