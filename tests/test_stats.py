@@ -32,6 +32,15 @@ def test_ttest_matches_scipy_one_sided_and_handles_zero_spread():
         stats.ttest_1samp(v, 0.5, alternative="bigger")
 
 
+def test_corrected_ttest_inflates_the_variance_for_overlapping_splits():
+    v = np.array([0.55, 0.56, 0.54, 0.57, 0.55])
+    t_plain, p_plain = stats.ttest_1samp(v, 0.5)
+    t_corr, p_corr = stats.ttest_1samp(v, 0.5, test_train_ratio=0.3 / 0.7)
+    assert t_corr == pytest.approx(t_plain * np.sqrt((1 / 5) / (1 / 5 + 0.3 / 0.7)))
+    assert p_corr > p_plain
+    assert p_corr == pytest.approx(st.t(df=4).sf(t_corr))
+
+
 def test_permutation_pvalue_formula_counts_ties():
     assert stats.permutation_pvalue(0.9, [0.5] * 99) == pytest.approx(1 / 100)
     assert stats.permutation_pvalue(0.5, [0.5, 0.4, 0.6]) == pytest.approx(3 / 4)  # tie counts as >=

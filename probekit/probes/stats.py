@@ -6,7 +6,8 @@ Significance is tested against one of two references:
 * a label-permutation null (the protocol refits on shuffled training labels and scores on the test
   split): ``p = (1 + #{null >= observed}) / (1 + n_perm)``, exact and honest even when test sets are
   small or seeds overlap;
-* otherwise a one-sample t-test of the per-seed scores against the analytic chance level.
+* otherwise a one-sample t-test of the per-seed scores against the analytic chance level, by default
+  with the Nadeau & Bengio correction for the overlap of repeated random splits.
 
 p-values of a family of tests are corrected with Bonferroni or Holm (both control the family-wise
 error rate; Holm is uniformly more powerful).
@@ -39,12 +40,16 @@ def sem(values) -> float:
     return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size >= 2 else float("nan")
 
 
-def ttest_1samp(values, popmean: float, *, alternative: str = "greater") -> tuple[float, float]:
+def ttest_1samp(values, popmean: float, *, alternative: str = "greater",
+                test_train_ratio: float = 0.0) -> tuple[float, float]:
     """One-sample t-test of ``values`` against ``popmean``. Returns ``(t, p)``.
 
-    ``alternative="greater"`` (default) tests "the score is above chance". Zero spread (every seed
-    scored the same) gives ``t = +-inf`` and ``p`` 0 or 1 instead of scipy's NaN; fewer than two
-    values give NaN.
+    ``alternative="greater"`` (default) tests "the score is above chance". ``test_train_ratio`` > 0
+    applies the Nadeau & Bengio (2003) correction for scores of repeated random splits of one data
+    set, whose overlap makes the plain test anti-conservative: the variance of the mean is taken as
+    ``s^2 (1/n + n_test/n_train)`` instead of ``s^2 / n``. With 0 this is scipy's ``ttest_1samp``.
+    Zero spread (every seed scored the same) gives ``t = +-inf`` and ``p`` 0 or 1 instead of NaN;
+    fewer than two values give NaN.
     """
     from scipy import stats as st
 
@@ -54,14 +59,17 @@ def ttest_1samp(values, popmean: float, *, alternative: str = "greater") -> tupl
     if v.size < 2:
         return float("nan"), float("nan")
     diff = float(v.mean() - popmean)
-    if v.std(ddof=1) == 0:
+    sd = float(v.std(ddof=1))
+    if sd == 0:
         if diff == 0:
             return 0.0, 1.0
         t = float(np.sign(diff) * np.inf)
         hit = {"greater": diff > 0, "less": diff < 0, "two-sided": True}[alternative]
         return t, 0.0 if hit else 1.0
-    res = st.ttest_1samp(v, popmean, alternative=alternative)
-    return float(res.statistic), float(res.pvalue)
+    t = diff / (sd * np.sqrt(1.0 / v.size + max(0.0, float(test_train_ratio))))
+    dist = st.t(df=v.size - 1)
+    p = {"greater": dist.sf(t), "less": dist.cdf(t), "two-sided": 2 * dist.sf(abs(t))}[alternative]
+    return float(t), float(p)
 
 
 def permutation_pvalue(observed: float, null) -> float:
