@@ -51,3 +51,10 @@ def _csv(path: str, size: int | None = None, **options) -> FactorDataset:
     from .image_table import ImageTable
 
     return ImageTable(path, size=size, **options)
+
+
+# Readers of the official dataset files (dSprites npz, Shapes3D, MPI3D, Cars3D, SmallNORB, ImageNet-X).
+import importlib.util as _util  # noqa: E402
+
+if _util.find_spec(f"{__package__}.official") is not None:
+    from . import official  # noqa: F401,E402  (registers its datasets)
