@@ -61,6 +61,19 @@ def test_epoch_order_depends_only_on_seed_and_epoch():
     assert not np.array_equal(a, epoch_order(50, seed=0, epoch=4))
 
 
+def test_batches_are_exactly_what_ckpt_extraction_feeds():
+    from probekit.backbones.checkpoint import train_preprocessing
+    from probekit.train.data import TrainData, make_batch
+
+    images = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
+    data = TrainData(dataset=None, target="t", class_names=("a", "b"), images=images,
+                     labels=torch.arange(6) % 2, rows={}, index=np.arange(6))
+    pre = train_preprocessing({"image_size": 8, "in_channels": 3})
+    x, y = make_batch(data, np.array([4, 1]), preprocessing=pre, device=torch.device("cpu"), channels_last=True)
+    assert torch.equal(x, pre(images[[4, 1]])) and x.is_contiguous(memory_format=torch.channels_last)
+    assert y.tolist() == [0, 1]
+
+
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_archs_expose_head_and_layers(arch):
     m = build_model(arch, in_channels=3, image_size=64, n_classes=5)
@@ -156,6 +169,7 @@ def test_cli_trains_refuses_to_overwrite_and_checks_resume(in_tmp):
     _one_line_error(cli_run(*args), "runs/a already holds a training run", "--resume")
     _one_line_error(cli_run("train", "--out", "runs/a", "--resume", "--lr", "0.1", "--epochs", "2"),
                     "different config", "epochs: run has 1, got 2", "lr: run has 0.001, got 0.1")
+    (in_tmp / "runs/a/summary.json").unlink()  # as if killed between the last checkpoint and the summary
     r = cli_run("train", "--out", "runs/a", "--resume", "--quiet")  # finished run: summary again
     assert r.exit_code == 0 and "trained linear on dsprites/shape" in r.output
     _one_line_error(cli_run("train", "--out", "runs/none", "--resume"), "nothing to resume in runs/none")

@@ -26,7 +26,7 @@ ARCH_CHOICES = ["convnet-small", "linear", "mlp", "resnet18"]  # keep in sync wi
 @click.option("--precision", default=None, type=click.Choice(["fp32", "bf16"]), help="Compute precision. [default: fp32]")
 @click.option("--num-workers", default=None, type=int, help="Processes that render the image cache. [default: 0]")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
-              help="Run directory. [default: runs/<arch>-<dataset>-<target>-seed<seed>]")
+              help="Run directory. [default: runs/<dataset>-<target>-<arch>, -seed<N> appended unless 0]")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint (same options).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(dataset, target, arch, epochs, batch_size, lr, val_fraction, test_fraction, limit, full, seed, device,

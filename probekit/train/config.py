@@ -36,7 +36,7 @@ class TrainConfig:
     checkpoint_every: int = 0         # also checkpoint every N steps inside an epoch; 0 = per epoch only
     precision: str = "fp32"           # fp32 | bf16 (autocast; faster on recent GPUs and some CPUs)
     num_workers: int = 0              # worker processes that render/decode the image cache once
-    out: str | None = None            # run directory; None = runs/<arch>-<dataset>-<target>-seed<seed>
+    out: str | None = None            # run directory; None = runs/<dataset>-<target>-<arch>[-seed<seed>]
 
     def __post_init__(self):
         def bad(key, allowed):
@@ -68,8 +68,8 @@ class TrainConfig:
 
     @property
     def run_dir(self) -> str:
-        """Where the run is written: ``out`` or ``runs/<arch>-<dataset>-<target>-seed<seed>``."""
-        return self.out or f"runs/{self.arch}-{self.dataset}-{self.target}-seed{self.seed}"
+        """Where the run is written: ``out`` or ``runs/<dataset>-<target>-<arch>`` (``-seed<N>`` unless 0)."""
+        return self.out or f"runs/{self.dataset}-{self.target}-{self.arch}" + (f"-seed{self.seed}" if self.seed else "")
 
     def to_dict(self) -> dict:
         """Plain JSON-able values of every field."""

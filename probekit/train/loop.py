@@ -93,6 +93,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     run_dir = Path(config.run_dir)
     ckpt = open_run(config, resume=resume)
     if ckpt is not None and ckpt["progress"].get("complete"):
+        if not (run_dir / SUMMARY_FILE).is_file():  # killed between the last checkpoint and the summary
+            _write_summary(run_dir, config, ckpt["dataset"], {k: len(v) for k, v in ckpt["split"].items()},
+                           ckpt["progress"])
         return run_dir
     device = resolve_device(config.device)
     data = load_train_data(config, device=device, progress=progress)
@@ -201,21 +204,21 @@ def _loop(model, optimizer, data: TrainData, config: TrainConfig, args: dict, da
             break
     if bar is not None:
         bar.close()
-    _write_summary(run_dir, config, data, state)
+    _write_summary(run_dir, config, dataset_meta, {k: len(v) for k, v in data.rows.items()}, state)
 
 
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def _write_summary(run_dir: Path, config: TrainConfig, data: TrainData, state: dict) -> None:
+def _write_summary(run_dir: Path, config: TrainConfig, dataset_meta: dict, split_sizes: dict, state: dict) -> None:
     from ..backbones.checkpoint import atomic_write_json
 
     subset = "--full" if config.limit is None else f"--limit {config.limit}"
     atomic_write_json(run_dir / SUMMARY_FILE, {
         "run_dir": str(run_dir), "checkpoint": str(run_dir / CHECKPOINT_FILE), "arch": config.arch,
-        "dataset": config.dataset, "target": data.target, "class_names": list(data.class_names),
-        "split_sizes": {k: len(v) for k, v in data.rows.items()}, "epochs_run": state["epoch"], "steps": state["step"],
+        "dataset": config.dataset, "target": dataset_meta["target"], "class_names": dataset_meta["class_names"],
+        "split_sizes": split_sizes, "epochs_run": state["epoch"], "steps": state["step"],
         "best_val_acc": state["best_val_acc"], "best_epoch": state["best_epoch"], "val_acc": state["val_acc"],
         "test_acc": state.get("test_acc"), "stop_reason": state.get("stop_reason", ""),
         "train_time_s": round(state["elapsed_s"], 2),
