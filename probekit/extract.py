@@ -80,6 +80,27 @@ def _loader(dataset: FactorDataset, start: int, batch_size: int, num_workers: in
                                        persistent_workers=False)
 
 
+def _worker_errors(batches):
+    """Re-raise a probekit error from a DataLoader worker with its own one-line message.
+
+    torch re-raises worker exceptions with the worker's traceback folded into the message; the CLI
+    shows a single line, so keep the original one.
+    """
+    it = iter(batches)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except ProbekitError as e:
+            text = str(e)
+            if "DataLoader worker" in text:
+                last = [l for l in text.strip().splitlines() if l.strip()][-1]
+                raise type(e)(last.split(": ", 1)[1] if ": " in last else last) from e
+            raise
+        yield batch
+
+
 def _features(backbone: Backbone, images: torch.Tensor, layers: Sequence[str], pool_method: str,
               device: str, dtype: np.dtype) -> dict[str, np.ndarray]:
     x = backbone.preprocessing(images.to(device, non_blocking=True))
@@ -200,9 +221,10 @@ def _run(store: FeatureStore, backbone: Backbone, dataset: FactorDataset, cfg: E
     np_dtype = np.dtype(cfg.dtype)
     bar = tqdm(total=n, initial=start, unit="img", desc=f"extract {backbone.label}", disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
+    batches = iter(_loader(dataset, start, cfg.batch_size, cfg.num_workers))
     try:
         with torch.inference_mode():
-            for batch in _loader(dataset, start, cfg.batch_size, cfg.num_workers):
+            for batch in _worker_errors(batches):
                 positions, images = batch
                 first = int(positions[0])
                 if first != start:
@@ -225,4 +247,9 @@ def _run(store: FeatureStore, backbone: Backbone, dataset: FactorDataset, cfg: E
                 if on_commit is not None:
                     on_commit(start, n)
     finally:
+        # Forked workers share the store's file descriptor and with it HDF5's lock: end them now, not
+        # whenever the iterator is garbage collected, so the store is free once this function returns.
+        shutdown = getattr(batches, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
         bar.close()

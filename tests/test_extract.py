@@ -179,3 +179,17 @@ def test_a_second_extraction_into_a_held_output_is_refused(in_tmp):
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_unreadable_image_names_file_and_index_and_leaves_the_store_incomplete(in_tmp, workers):
+    from test_image_table import write_table
+
+    csv = write_table(in_tmp, n=12, broken=9)
+    with pytest.raises(Exception) as info:
+        extract_features("resnet18", create_dataset(f"csv:{csv}", size=16), weights="none", image_size=32,
+                         batch_size=4, num_workers=workers, out="bad.h5", progress=False)
+    message = str(info.value)
+    assert "img_9.png (sample index 9)" in message and "\n" not in message and "Traceback" not in message
+    with FeatureStore.open("bad.h5") as s:
+        assert not s.complete and s.n_written == 8

@@ -16,7 +16,7 @@ def write_table(root, n=6, broken=None):
         if i == broken:
             path.write_bytes(b"not a png")
         else:
-            arr = np.full((20, 20, 3), 30 * i, dtype=np.uint8)
+            arr = np.full((20, 20, 3), (30 * i) % 256, dtype=np.uint8)
             Image.fromarray(arr).save(path)
         rows.append(f"img_{i}.png,{0.5 + 0.1 * i:.2f},{['cat', 'dog', 'cow'][i % 3]},{i % 2}")
     csv = root / "factors.csv"
