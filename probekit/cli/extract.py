@@ -6,9 +6,31 @@ import click
 DEFAULT_LIMIT = 2000  # keep in sync with probekit.extract.DEFAULT_LIMIT (not imported: keeps --help instant)
 
 
+def parse_options(pairs) -> dict:
+    """``("split=test", "size=64")`` -> ``{"split": "test", "size": 64}`` (numbers parsed, text kept)."""
+    import json
+
+    from ..errors import ConfigError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"dataset option {pair!r} is not KEY=VALUE; write e.g. -O split=test")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
 @click.command()
 @click.argument("model")
 @click.option("--dataset", default="color-dsprites", show_default=True, help="Registered dataset name (see `probekit datasets`).")
+@click.option("--data-root", default=None, type=click.Path(),
+              help="Official file or folder of a file-backed dataset (shapes3d, mpi3d-*, cars3d, smallnorb, ...).")
+@click.option("--dataset-option", "-O", "dataset_options", multiple=True, metavar="KEY=VALUE",
+              help="Extra dataset option, repeatable (e.g. -O split=test -O size=64).")
 @click.option("--weights", default="default", show_default=True,
               help="'default' (pretrained, from the library cache), 'none' (seeded random init), an enum name, or a weights FILE.")
 @click.option("--layers", default=None, help="Comma-separated layer names or indices (-1 = penultimate, -2 = the block before). Default: penultimate.")
@@ -26,7 +48,7 @@ DEFAULT_LIMIT = 2000  # keep in sync with probekit.extract.DEFAULT_LIMIT (not im
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")
 @click.option("--list-layers", is_flag=True, help="Print the model's layer names and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def extract(model, dataset, weights, layers, pool, batch_size, num_workers, device, dtype, limit, full, seed, image_size,
+def extract(model, dataset, data_root, dataset_options, weights, layers, pool, batch_size, num_workers, device, dtype, limit, full, seed, image_size,
             out, resume, overwrite, list_layers, quiet):
     """Extract features of MODEL over a dataset into an HDF5 feature store.
 
@@ -45,6 +67,13 @@ def extract(model, dataset, weights, layers, pool, batch_size, num_workers, devi
     if limit is not None and limit <= 0:
         raise ConfigError(f"--limit must be a positive number of samples, got {limit}")
     backbone = create_backbone(model, weights=weights, seed=seed, image_size=image_size)
+    options = parse_options(dataset_options)
+    if data_root:
+        options["root"] = data_root
+    if options:
+        from ..data import create_dataset
+
+        dataset = create_dataset(dataset, **options)
     if list_layers:
         for i, name in enumerate(backbone.layer_names):
             click.echo(f"{i - len(backbone.layer_names):>4}  {name}")

@@ -1,9 +1,11 @@
 """Procedural dSprites: the official factor grid, rendered on demand from the sample index.
 
 The official file (``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz``) cannot be downloaded here, so
-this renderer reproduces its factor grid and row order exactly (C order over color, shape, scale,
-orientation, posX, posY: posY varies fastest) and draws the three sprites procedurally. Images are
-binary; they are returned as uint8 {0, 255}. ``color-dsprites`` adds a discrete object colour factor.
+this renderer reproduces its factor grid and row order (C order over color, shape, scale, orientation,
+posX, posY: posY varies fastest) and draws the three sprites procedurally. One deliberate difference:
+the 40 orientations are ``k * 2pi / 40`` in [0, 2pi), whereas the official file uses
+``linspace(0, 2pi, 40)``, whose first and last values are the same angle. Images are binary; they are
+returned as uint8 {0, 255}. ``color-dsprites`` adds a discrete object colour factor.
 """
 from __future__ import annotations
 
