@@ -23,14 +23,14 @@ def two_models(tmp_path_factory):
     return out
 
 
-def _synthetic(dataset="synthetic", model="m", layers=("l1",)):
+def _synthetic(dataset="synthetic", model="m", layers=("l1",), fingerprint=None):
     rows = []
     for layer in layers:
         for factor, metric, chance in (("color", "accuracy", 0.5), ("scale", "r2", 0.0)):
             for seed, v in enumerate((0.8, 0.9, 0.85)):
                 rows.append({"model": model, "layer": layer, "factor": factor, "metric": metric, "split": "test",
                              "seed": seed, "value": v, "chance": chance, "dataset": dataset, "protocol": "default",
-                             "fingerprint": model})
+                             "fingerprint": fingerprint or model})
     return ProbeResults(rows, {"protocol": "default"})
 
 
@@ -87,3 +87,13 @@ def test_nan_values_round_trip_through_json(tmp_path):
     res.rows[0]["value"] = float("nan")
     back = ProbeResults.from_json(res.to_json(tmp_path / "r.json"))
     assert np.isnan(back.rows[0]["value"]) and back.rows[1]["value"] == 0.9
+
+
+def test_same_model_name_from_two_stores_stays_apart(tmp_path):
+    a = _synthetic(fingerprint="aaaaaaaa1111").to_json(tmp_path / "a.json")
+    b = _synthetic(fingerprint="bbbbbbbb2222").to_json(tmp_path / "b.json")
+    joined = join_results([a, b])
+    table = joined.format_table()
+    assert "m [aaaaaaaa]" in table and "m [bbbbbbbb]" in table
+    assert len([ln for ln in joined.summary() if ln["metric"] == "accuracy"]) == 2
+    assert [p.name for p in plot_results(joined, tmp_path / "fig")] == ["bars.png"]

@@ -91,6 +91,7 @@ def summarize(rows: Sequence[dict], *, correction: str = "holm", alpha: float = 
         if line["split"] == "test":
             line["p"], line["test"] = _p_value(grp, values, chance, ttest)
         out.append(line)
+    _label_models(out)
     metrics = sorted({ln["metric"] for ln in out if ln["split"] == "test" and "p" in ln})
     for metric in metrics:  # one family per metric: every model, layer and factor tested on it
         family = [ln for ln in out if ln["split"] == "test" and ln["metric"] == metric and "p" in ln]
@@ -99,6 +100,17 @@ def summarize(rows: Sequence[dict], *, correction: str = "holm", alpha: float = 
             ln.update(p_adj=float(p_adj), significant=bool(np.isfinite(p_adj) and p_adj < alpha),
                       correction=correction, family_size=len(family))
     return out
+
+
+def _label_models(lines: list[dict]) -> None:
+    """Set ``label``: the model name, plus a short fingerprint where one name covers several stores."""
+    prints: dict = {}
+    for ln in lines:
+        prints.setdefault(ln.get("model"), set()).add(ln.get("fingerprint"))
+    for ln in lines:
+        fp = ln.get("fingerprint")
+        ln["label"] = (f"{ln.get('model')} [{str(fp)[:8]}]" if len(prints[ln.get("model")]) > 1 and fp
+                       else str(ln.get("model")))
 
 
 def metric_order(metrics) -> list[str]:
@@ -125,7 +137,8 @@ def format_table(lines: Sequence[dict], *, split: str = "test", correction: str 
     multi_protocol = len({ln.get("protocol") for ln in shown}) > 1
     keys: dict[tuple, dict[str, dict]] = {}
     for ln in shown:
-        k = ((ln.get("protocol"),) if multi_protocol else ()) + (ln.get("model"), ln.get("layer"), ln.get("factor"))
+        k = ((ln.get("protocol"),) if multi_protocol else ()) + (ln.get("label", ln.get("model")), ln.get("layer"),
+                                                                 ln.get("factor"))
         keys.setdefault(k, {})[ln["metric"]] = ln
     head = (["protocol"] if multi_protocol else []) + ["model", "layer", "factor", "n train/test"]
     if "accuracy" in metrics:
@@ -144,10 +157,13 @@ def format_table(lines: Sequence[dict], *, split: str = "test", correction: str 
     fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     text = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in body]
     for ln in skipped:
-        text.append(f"skipped: {ln.get('model')} {ln.get('layer')} {ln['factor']}: {ln.get('note')}")
+        text.append(f"skipped: {ln.get('label', ln.get('model'))} {ln.get('layer')} {ln['factor']}: {ln.get('note')}")
     text.append(_legend(shown, split=split, correction=correction, alpha=alpha))
-    notes = sorted({f"{ln['factor']}: {ln['note']}" for ln in shown if ln.get("note")})
-    text += [f"note: {n}" for n in notes]
+    by_note: dict[str, list[str]] = {}
+    for ln in shown:
+        if ln.get("note") and ln["factor"] not in by_note.setdefault(ln["note"], []):
+            by_note[ln["note"]].append(ln["factor"])
+    text += [f"note ({', '.join(factors)}): {note}" for note, factors in by_note.items()]
     return "\n".join(text)
 
 

@@ -43,6 +43,11 @@ def headline(lines: Sequence[dict]) -> dict[str, str]:
     return {f: next((m for m in HEADLINE if m in ms), sorted(ms)[0]) for f, ms in have.items()}
 
 
+def _model(line: dict) -> str:
+    """The model as shown: its name, made unique by a short fingerprint when needed (see summarize)."""
+    return str(line.get("label") or line.get("model"))
+
+
 def _ordered(values) -> list:
     return list(dict.fromkeys(values))
 
@@ -51,7 +56,7 @@ def _last_layer(lines: Sequence[dict]) -> dict[str, str]:
     """``{model: its last probed layer}`` (the deepest, in store order)."""
     out: dict[str, str] = {}
     for ln in lines:
-        out[ln["model"]] = ln["layer"]
+        out[_model(ln)] = ln["layer"]
     return out
 
 
@@ -63,11 +68,11 @@ def plot_bars(results, path: str | os.PathLike, *, split: str = "test", layer: s
     """
     lines = _lines(results, split)
     pick = _last_layer(lines) if layer is None else None
-    lines = [ln for ln in lines if (ln["layer"] == layer if layer else ln["layer"] == pick[ln["model"]])]
+    lines = [ln for ln in lines if (ln["layer"] == layer if layer else ln["layer"] == pick[_model(ln)])]
     metric_of = headline(lines)
     lines = [ln for ln in lines if ln["metric"] == metric_of[ln["factor"]]]
-    factors, models = _ordered(ln["factor"] for ln in lines), _ordered(ln["model"] for ln in lines)
-    by = {(ln["model"], ln["factor"]): ln for ln in lines}
+    factors, models = _ordered(ln["factor"] for ln in lines), _ordered(_model(ln) for ln in lines)
+    by = {(_model(ln), ln["factor"]): ln for ln in lines}
     fig = _figure(max(4.0, 0.55 * len(factors) * max(1, len(models)) ** 0.5 + 2), 4.0)
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / max(1, len(models))
@@ -108,11 +113,11 @@ def plot_heatmap(results, path: str | os.PathLike, *, split: str = "test") -> Pa
     lines = _lines(results, split)
     metric_of = headline(lines)
     lines = [ln for ln in lines if ln["metric"] == metric_of[ln["factor"]]]
-    models, factors = _ordered(ln["model"] for ln in lines), _ordered(ln["factor"] for ln in lines)
+    models, factors = _ordered(_model(ln) for ln in lines), _ordered(ln["factor"] for ln in lines)
     fig = _figure(max(4.0, 0.7 * len(factors) + 2) * len(models), 0.45 * max(len(_ordered(
         ln["layer"] for ln in lines)), 2) + 2)
     for k, model in enumerate(models):
-        mine = [ln for ln in lines if ln["model"] == model]
+        mine = [ln for ln in lines if _model(ln) == model]
         layers = _ordered(ln["layer"] for ln in mine)
         grid = np.full((len(layers), len(factors)), np.nan)
         for ln in mine:
@@ -143,7 +148,7 @@ def plot_results(results, out_dir: str | os.PathLike, *, split: str = "test") ->
     paths = [plot_bars(lines, out_dir / "bars.png", split=split)]
     per_model: dict[str, set] = {}
     for ln in lines:
-        per_model.setdefault(ln["model"], set()).add(ln["layer"])
+        per_model.setdefault(_model(ln), set()).add(ln["layer"])
     if any(len(v) > 1 for v in per_model.values()):
         paths.append(plot_heatmap(lines, out_dir / "heatmap.png", split=split))
     return paths

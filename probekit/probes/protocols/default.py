@@ -51,7 +51,7 @@ class DefaultConfig:
     Cs: tuple[float, ...] = field(default_factory=lambda: tuple(float(c) for c in np.logspace(-4, 2, 7)))
     select_by: str = "log_loss"    # validation criterion for C: log_loss | accuracy | balanced_accuracy
     max_iter: int | None = None    # logistic iterations; None runs to convergence (tol below)
-    tol: float = 1e-6              # logistic convergence tolerance
+    tol: float = 1e-4              # logistic convergence: max |gradient of the mean loss| (scikit-learn's default)
     standardize: bool = True       # z-score every unit with training statistics (else only drop constants)
     min_class_count: int = 3       # smallest class accepted: one sample each in fit, validation and test
     small_classes: str = "error"   # a class below min_class_count: "error" raises, "skip" reports a row
