@@ -116,3 +116,13 @@ def test_report_refuses_different_datasets_naming_them(in_tmp):
     assert r.exit_code == 2
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and re.search(r"different datasets: dsprites \(a\); shapes3d \(b\)", lines[0]), r.output
+
+
+def test_cli_modules_import_click_only():
+    import subprocess
+    import sys
+
+    code = ("import sys, probekit.cli.probe, probekit.cli.report; "
+            "print(sorted(m for m in ('torch', 'numpy', 'matplotlib', 'h5py') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

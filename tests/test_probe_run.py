@@ -62,6 +62,8 @@ def test_permutation_null_through_probe_factors(store):
     assert lines[("shape", "accuracy")]["test"] == "permutation (19 shuffles)"
     assert lines[("noise_cont", "r2")]["p"] > 0.05
     assert res.meta["null_permutations"] == 19
+    assert "with 19 shuffles the smallest p is 0.05" in res.format_table()  # 1/20 cannot beat alpha
+    assert "use at least 20 shuffles" in res.format_table()
     with pytest.raises(ConfigError, match="permutations:N"):
         probe_factors(store, factors="shape", null="shuffle:10", progress=False)
 

@@ -1,6 +1,8 @@
 """Summaries of tidy probe rows (pure): mean +- sem over seeds, significance, and the plain-text table."""
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -176,4 +178,23 @@ def _legend(shown: Sequence[dict], *, split: str, correction: str, alpha: float)
         fam = max((ln.get("family_size", 0) for ln in shown), default=0)
         text += (f"; * = above chance at alpha={alpha:g} after {correction} correction over {fam} tests "
                  f"per metric ({', '.join(tests)})")
+        text += _power_warning(shown, correction=correction, alpha=alpha)
     return text
+
+
+def _power_warning(shown: Sequence[dict], *, correction: str, alpha: float) -> str:
+    """Say so when too few shuffles make significance impossible (smallest p is 1 / (N + 1))."""
+    worst = None
+    for ln in shown:
+        m = re.match(r"permutation \((\d+) shuffles\)", ln.get("test") or "")
+        if m:
+            n_perm, fam = int(m.group(1)), int(ln.get("family_size", 1))
+            smallest = (fam if correction != "none" else 1) / (n_perm + 1)
+            if smallest >= alpha and (worst is None or fam > worst[1]):
+                worst = (n_perm, fam)
+    if worst is None:
+        return ""
+    n_perm, fam = worst
+    need = math.floor(fam / alpha) if correction != "none" else math.floor(1 / alpha)
+    return (f"\nwarning: with {n_perm} shuffles the smallest p is {1 / (n_perm + 1):.3g}, so nothing can be "
+            f"significant after {correction} correction over {fam} tests; use at least {need} shuffles")
