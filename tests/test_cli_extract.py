@@ -73,3 +73,17 @@ def test_help_is_instant_and_does_not_import_torch():
                           "print('torch' in sys.modules)"], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False") and "extract" in out
     assert time.perf_counter() - t < 10
+
+
+def test_file_backed_dataset_through_data_root_and_options(in_tmp):
+    from official_fixtures import write_shapes3d
+
+    path, codes, _ = write_shapes3d(in_tmp)
+    r = CliRunner().invoke(cli, ["extract", "pixels", "--dataset", "shapes3d", "--data-root", str(path), "--limit", "20",
+                                 "-O", "bogus=1", "--quiet", "--out", "s.h5"])
+    assert r.exit_code == 2 and "bogus" in r.output, r.output   # unknown options are refused, not ignored
+    r = CliRunner().invoke(cli, ["extract", "pixels", "--dataset", "shapes3d", "--data-root", str(path), "--limit", "20",
+                                 "--quiet", "--out", "s.h5"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    with FeatureStore.open("s.h5") as s:
+        assert s.n_rows == 20 and s.complete and s.dataset_name == "shapes3d"

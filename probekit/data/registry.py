@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..registry import Registry
+from ..errors import ConfigError
 from .base import FactorDataset, random_subset
 
 DATASETS: Registry = Registry("dataset")
@@ -22,7 +23,14 @@ def create_dataset(name: str, *, limit: int | None = None, seed: int = 0, **opti
     (10, (1, 64, 64))
     """
     factory, arg = DATASETS.resolve(name)
-    dataset = factory(arg, **options) if arg is not None else factory(**options)
+    try:
+        dataset = factory(arg, **options) if arg is not None else factory(**options)
+    except TypeError as e:
+        if "keyword argument" not in str(e):
+            raise
+        bad = str(e).rsplit("'", 2)[-2] if "'" in str(e) else "?"
+        raise ConfigError(f"dataset {name!r} has no option {bad!r} (given: {', '.join(options) or 'none'}); "
+                          "see docs/datasets.md for its options") from e
     return random_subset(dataset, limit, seed=seed)
 
 
