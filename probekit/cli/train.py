@@ -22,8 +22,10 @@ ARCH_CHOICES = ["convnet-small", "linear", "mlp", "resnet18"]  # keep in sync wi
 @click.option("--device", default=None, help="auto | cpu | cuda | cuda:N. [default: auto]")
 @click.option("--target-val-acc", default=None, type=float, help="Stop once val accuracy exceeds it. [default: 0.999]")
 @click.option("--eval-every", default=None, type=int, help="Validate every N epochs. [default: 1]")
-@click.option("--checkpoint-every", default=None, type=int, help="Also checkpoint every N steps (0: per epoch). [default: 0]")
-@click.option("--precision", default=None, type=click.Choice(["fp32", "bf16"]), help="Compute precision. [default: fp32]")
+@click.option("--checkpoint-every", default=None, type=int,
+              help="Also checkpoint every N steps (0: per epoch). [default: 0]")
+@click.option("--precision", default=None, type=click.Choice(["fp32", "bf16"]),
+              help="Compute precision. [default: fp32]")
 @click.option("--num-workers", default=None, type=int, help="Processes that render the image cache. [default: 0]")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Run directory. [default: runs/<dataset>-<target>-<arch>, -seed<N> appended unless 0]")

@@ -139,7 +139,8 @@ def _check_same_data(ckpt: dict, args: dict, dataset_meta: dict, split: dict, ru
         raise CheckpointError(f"the dataset changed since {run_dir} was written (id {ckpt['dataset'].get('id')} -> "
                               f"{dataset_meta['id']}); a resumed run would not be exact, start a new --out")
     if any(not np.array_equal(ckpt["split"][k].numpy(), split[k]) for k in split):
-        raise CheckpointError(f"the train/val/test split of {run_dir} differs from the recomputed one; start a new --out")
+        raise CheckpointError(f"the train/val/test split of {run_dir} differs from the recomputed one; "
+                              "start a new --out")
 
 
 def _loop(model, optimizer, data: TrainData, config: TrainConfig, args: dict, dataset_meta: dict, split: dict,
@@ -187,7 +188,8 @@ def _loop(model, optimizer, data: TrainData, config: TrainConfig, args: dict, da
         kw = dict(batch_size=config.batch_size, device=device, channels_last=channels_last, precision=config.precision)
         if state["epoch"] % config.eval_every == 0 or last:
             state["val_acc"] = evaluate(model, data, data.rows["val"], **kw)
-            if state["val_acc"] is not None and (state["best_val_acc"] is None or state["val_acc"] > state["best_val_acc"]):
+            val, best = state["val_acc"], state["best_val_acc"]
+            if val is not None and (best is None or val > best):
                 state.update(best_val_acc=state["val_acc"], best_epoch=state["epoch"])
         stop = state["val_acc"] is not None and state["val_acc"] > config.target_val_acc
         record = {"epoch": state["epoch"], "step": state["step"], "train_loss": loss_sum / max(seen, 1),
