@@ -56,7 +56,7 @@ def test_report_joins_two_models(in_tmp):
     for i, model in enumerate(("net-a", "net-b")):
         store = make_store(in_tmp / f"{model}.h5", model=model, seed=i, n=200)
         assert run("probe", "--store", store, "--factors", "shape", "--layers", "late", "--seeds", "2",
-                   "--out", model).exit_code == 0
+                   "-o", "Cs=[0.1,1]", "--out", model).exit_code == 0
     r = run("report", "net-a", "net-b/results.json", "--out", "joined")
     assert r.exit_code == 0, r.output
     assert "net-a" in r.output and "net-b" in r.output

@@ -14,7 +14,7 @@ from probekit.store import FeatureStore
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    return make_store(tmp_path_factory.mktemp("stores") / "synth.h5", signal=3.0)
+    return make_store(tmp_path_factory.mktemp("stores") / "synth.h5", n=400, signal=3.0)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_signal_only_where_planted_and_summary_marks_it(results):
 
 def test_permutation_null_through_probe_factors(store):
     res = probe_factors(store, factors=["shape", "noise_cont"], layers="late", seeds=2, null="permutations:19",
-                        progress=False)
+                        progress=False, Cs=[1.0])
     lines = {(ln["factor"], ln["metric"]): ln for ln in res.summary() if ln["split"] == "test"}
     assert lines[("shape", "accuracy")]["p"] == pytest.approx(1 / 20)
     assert lines[("shape", "accuracy")]["test"] == "permutation (19 shuffles)"
@@ -77,7 +77,7 @@ def test_each_layer_is_read_once(store, monkeypatch):
         return original(self, layer, *a, **kw)
 
     monkeypatch.setattr(FeatureStore, "read_features", counting)
-    probe_factors(store, factors="shape,scale", seeds=2, progress=False)
+    probe_factors(store, factors="shape,scale", seeds=1, progress=False, Cs=[1.0])
     assert sorted(calls) == ["early", "late"]
 
 

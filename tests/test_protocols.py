@@ -58,7 +58,7 @@ def test_unknown_or_bad_option_is_a_config_error(backend):
 # -- default protocol -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def default_rows(backend):
-    feats, values = synthetic_data(600, signal=3.0)
+    feats, values = synthetic_data(400, signal=3.0)
     names = ["shape", "scale", "orientation", "noise_bin", "noise_cont", "const"]
     return get_protocol("default")(feats["late"], targets_of(values, names), seeds=[0, 1], backend=backend,
                                    null_permutations=19)
@@ -75,7 +75,7 @@ def test_default_planted_signal_decodes_and_noise_is_at_chance(default_rows):
     assert _test_value(rows, "shape", "accuracy") > 0.8
     assert _test_value(rows, "shape", "balanced_accuracy") > 0.8
     assert _test_value(rows, "scale", "r2") > 0.6 and _test_value(rows, "scale", "pearson_r") > 0.8
-    assert _test_value(rows, "orientation", "r2") > 0.5
+    assert _test_value(rows, "orientation", "r2") > 0.35  # population value about 0.5
     assert abs(_test_value(rows, "noise_bin", "roc_auc") - 0.5) < 0.1
     assert abs(_test_value(rows, "noise_cont", "r2")) < 0.05
     for r in rows:

@@ -18,7 +18,7 @@ def two_models(tmp_path_factory):
     out = []
     for i, model in enumerate(("net-a", "net-b")):
         store = make_store(root / f"{model}.h5", model=model, seed=i, n=300, signal=3.0)
-        res = probe_factors(store, factors="shape,scale,orientation", seeds=2, progress=False)
+        res = probe_factors(store, factors="shape,scale,orientation", seeds=2, progress=False, Cs=[0.1, 1.0])
         out.append(res.to_json(root / model / "results.json"))
     return out
 
