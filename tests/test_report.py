@@ -97,3 +97,11 @@ def test_same_model_name_from_two_stores_stays_apart(tmp_path):
     assert "m [aaaaaaaa]" in table and "m [bbbbbbbb]" in table
     assert len([ln for ln in joined.summary() if ln["metric"] == "accuracy"]) == 2
     assert [p.name for p in plot_results(joined, tmp_path / "fig")] == ["bars.png"]
+
+
+def test_to_dataframe_without_pandas_is_a_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` raise ImportError
+    with pytest.raises(ProbekitError, match="needs pandas.*results.to_csv"):
+        _synthetic().to_dataframe()
