@@ -223,3 +223,32 @@ def test_paper_dislib_refuses_custom_probe_and_skips_constants():
         get_protocol("paper-dislib")(feats["late"], targets_of(values, ["scale"]), seeds=[0], probe=RecRegressor())
     rows = get_protocol("paper-dislib")(feats["late"], targets_of(values, ["const", "scale"]), seeds=[0])
     assert rows[0]["metric"] == "skipped" and {r["factor"] for r in rows[1:]} == {"scale"}
+
+
+def test_default_matches_a_plain_sklearn_pipeline(backend):
+    """Same split, train-only StandardScaler, RidgeCV / LogisticRegression(C chosen): same test scores."""
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.preprocessing import StandardScaler
+
+    from probekit.probes.splits import random_split
+
+    feats, values = synthetic_data(300, signal=2.0)
+    X = feats["late"]
+    rows = get_protocol("default")(X, targets_of(values, ["shape", "scale"]), seeds=[5], backend=backend)
+    cfg = get_protocol("default").config_class()
+    test_row = {(r["factor"], r["metric"]): r for r in rows if r["split"] == "test"}
+
+    train, test = random_split(300, test_fraction=0.3, seed=5)
+    sc = StandardScaler().fit(X[train])
+    ridge = RidgeCV(alphas=cfg.alphas).fit(sc.transform(X[train]), values["scale"][train])
+    assert test_row[("scale", "r2")]["alpha"] == pytest.approx(ridge.alpha_)
+    ref = r2_score(values["scale"][test], ridge.predict(sc.transform(X[test])))
+    assert test_row[("scale", "r2")]["value"] == pytest.approx(ref, abs=1e-4)
+
+    train, test = stratified_split(values["shape"], test_fraction=0.3, seed=5)
+    sc = StandardScaler().fit(X[train])
+    C = test_row[("shape", "accuracy")]["C"]
+    clf = LogisticRegression(C=C, tol=1e-8, max_iter=10_000).fit(sc.transform(X[train]), values["shape"][train])
+    ref = accuracy_score(values["shape"][test], clf.predict(sc.transform(X[test])))
+    assert test_row[("shape", "accuracy")]["value"] == pytest.approx(ref, abs=1.5 / len(test))
