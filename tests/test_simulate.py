@@ -51,6 +51,7 @@ def test_config_defaults_are_the_paper_baseline():
         ({"batch_size": 1}, "batch_size"),
         ({"device": "tpu"}, "device"),
         ({"mode": "diet", "instances": 5}, "instances"),
+        ({"lr_schedule": "step"}, "lr_schedule"),
     ],
 )
 def test_config_rejects_bad_values(changes, match):
@@ -106,22 +107,22 @@ def test_model_shapes():
 
 
 def test_supervised_run_improves_r2(tmp_path):
-    result = simulate(SimulationConfig(steps=200, **FAST), out=tmp_path, progress=False)
+    result = simulate(SimulationConfig(steps=300, **FAST), out=tmp_path, progress=False)
     before, after = result["initial"]["r2_affine"], result["metrics"]["r2_affine"]
-    assert after > 0.75 and after > before + 0.3, (before, after)  # measured: 0.36 -> 0.84
+    assert after > 0.75 and after > before + 0.4, (before, after)  # measured: 0.30 -> 0.83
     assert result["metrics"]["eval_acc"] > 0.1  # 100 overlapping classes: chance is 0.01
     saved = json.loads((tmp_path / "result.json").read_text())
-    assert saved["config"] == SimulationConfig(steps=200, **FAST).to_dict()
+    assert saved["config"] == SimulationConfig(steps=300, **FAST).to_dict()
     assert saved["metrics"]["r2_affine"] == after and saved["run_time_s"] > 0
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in lines] == [0, 100, 200]
+    assert [row["step"] for row in lines] == [0, 100, 200, 300]
 
 
 def test_diet_run_learns_z_and_the_cluster_vectors():
     cfg = SimulationConfig(**{**FAST, "mode": "diet", "clusters": 20, "instances": 100, "steps": 200})
     result = simulate(cfg, progress=False)
     m, init = result["metrics"], result["initial"]
-    assert m["r2_affine"] > init["r2_affine"] + 0.1  # measured: 0.37 -> 0.58, W: -0.11 -> 0.63
+    assert m["r2_affine"] > init["r2_affine"] + 0.2  # measured: 0.27 -> 0.65, W: -0.11 -> 0.65
     assert m["w_r2_affine"] > 0.5 > init["w_r2_affine"]
     assert result["config"]["mode"] == "diet"
 
@@ -135,6 +136,15 @@ def test_same_seed_same_result_other_seed_differs():
     assert strip(a) == strip(b)
     assert strip(a) != strip(c)
     assert a["mixing_condition_numbers"] == b["mixing_condition_numbers"] != c["mixing_condition_numbers"]
+
+
+def test_cosine_schedule_runs_and_differs_from_constant():
+    cfg = SimulationConfig(dim=3, clusters=6, steps=6, batch_size=32, n_eval=128, eval_every=3, device="cpu")
+    const = simulate(cfg, progress=False)
+    cos = simulate(cfg.replace(lr_schedule="cosine"), progress=False)
+    assert const["history"][0]["r2_affine"] == cos["history"][0]["r2_affine"]  # same start
+    assert const["metrics"]["r2_affine"] != cos["metrics"]["r2_affine"]
+    assert cos["config"]["lr_schedule"] == "cosine"
 
 
 def test_simulate_warns_for_few_clusters():

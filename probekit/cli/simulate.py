@@ -21,6 +21,8 @@ _PROBLEM_OPTIONS = ("mode", "dim", "clusters", "instances", "kappa", "conditiona
 @click.option("--steps", type=int, default=50_000, show_default=True, help="Training steps (the paper: 50,000).")
 @click.option("--batch-size", type=int, default=1024, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+              help="constant (the paper), or cosine decay to 0 over --steps (for reduced step budgets).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed (with --sweep: the first seed).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--eval-every", type=int, default=1000, show_default=True, help="Steps between R^2 evaluations.")
@@ -34,7 +36,7 @@ _PROBLEM_OPTIONS = ("mode", "dim", "clusters", "instances", "kappa", "conditiona
 @click.option("--rows", default=None, help="With --sweep: comma-separated row names (default: all), e.g. baseline,d20.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.pass_context
-def simulate(ctx, mode, dim, clusters, instances, kappa, conditional, steps, batch_size, lr, seed, device,
+def simulate(ctx, mode, dim, clusters, instances, kappa, conditional, steps, batch_size, lr, lr_schedule, seed, device,
              eval_every, threads, out, sweep, seeds, rows, progress):
     """Train on the synthetic clusters-on-a-sphere data and report how well f(g(z)) recovers z (R^2).
 
@@ -53,8 +55,8 @@ def simulate(ctx, mode, dim, clusters, instances, kappa, conditional, steps, bat
     from ..train.simulate.run import simulate as run_simulation
 
     base = dict(mode=mode, dim=dim, clusters=clusters, instances=instances, kappa=kappa, conditional=conditional,
-                steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, eval_every=eval_every,
-                threads=threads)
+                steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, seed=seed, device=device,
+                eval_every=eval_every, threads=threads)
     if sweep is None:
         if rows is not None or ctx.get_parameter_source("seeds").name != "DEFAULT":
             raise ConfigError("--rows and --seeds need --sweep table3|table2; for one run pass --seed S")
@@ -100,7 +102,8 @@ def _summary(result: dict, out: str) -> str:
     noise = f"vMF kappa={cfg.kappa:g}" if cfg.conditional == "vmf" else f"{cfg.conditional} scale={cfg.scale:g}"
     lines = [
         f"{cfg.mode}: d={cfg.dim} |C|={cfg.clusters} N={cfg.instances} {noise}; {cfg.steps} steps, seed {cfg.seed}, "
-        f"{result['device']}, {result['run_time_s']:.1f} s ({result['steps_per_s'] or 0:.1f} steps/s)",
+        f"{result['device']}, {result['run_time_s']:.1f} s wall, {result.get('cpu_time_s', 0):.1f} s CPU "
+        f"({result['steps_per_s'] or 0:.1f} steps/s)",
         f"{'metric':<18}{'input x':>10}{'untrained':>11}{'trained':>10}{'paper':>8}",
     ]
     m, init, inp = result["metrics"], result["initial"], result["input"]

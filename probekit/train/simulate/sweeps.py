@@ -164,6 +164,7 @@ def run_sweep(
                 "per_seed": [r["metrics"] for r in runs],
                 "initial_mean": {k: statistics.fmean(r["initial"][k] for r in runs) for k in keys},
                 "run_time_s": sum(r["run_time_s"] for r in runs),
+                "cpu_time_s": sum(r.get("cpu_time_s", 0.0) for r in runs),
             }
         )
         if out is not None:  # rewrite after every row, so a long sweep shows its progress
@@ -184,27 +185,32 @@ def format_table(results: list[dict]) -> str:
     if diet:
         head = (
             "| row | setting | steps | seeds | paper orth. / affine | probekit orth. / affine | "
-            "paper W | probekit W affine | untrained affine | time (s) |"
+            "paper W | probekit W affine | untrained affine | wall / CPU (s) |"
         )
     else:
-        head = "| row | setting | steps | seeds | paper R² | probekit R² affine | probekit R² orth. | untrained affine | time (s) |"
+        head = (
+            "| row | setting | steps | seeds | paper R² | probekit R² affine | probekit R² orth. | untrained affine | "
+            "wall / CPU (s) |"
+        )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         m, sd, p = r["mean"], r["sd"], r["paper"]
         seeds = ",".join(str(s) for s in r["seeds"])
         aff = f"{_pct(m['r2_affine'])} ± {_pct(sd['r2_affine'])}"
+        times = f"{r['run_time_s']:.0f} / {r.get('cpu_time_s', 0.0):.0f}"
+        label = r["label"].replace("|", "\\|")  # a pipe would end the markdown cell
         if diet:
             w = f"{_pct(m['w_r2_affine'])} ± {_pct(sd['w_r2_affine'])}"
             paper_w = f"{p['w_r2_affine']:.1f}" if "w_r2_affine" in p else ""
             lines.append(
-                f"| {r['name']} | {r['label']} | {r['config']['steps']} | {seeds} | "
+                f"| {r['name']} | {label} | {r['config']['steps']} | {seeds} | "
                 f"{p['r2_orthogonal']:.1f} / {p['r2_affine']:.1f} | {_pct(m['r2_orthogonal'])} / {aff} | "
-                f"{paper_w} | {w} | {_pct(r['initial_mean']['r2_affine'])} | {r['run_time_s']:.0f} |"
+                f"{paper_w} | {w} | {_pct(r['initial_mean']['r2_affine'])} | {times} |"
             )
         else:
             lines.append(
-                f"| {r['name']} | {r['label']} | {r['config']['steps']} | {seeds} | {p['r2_affine']:.1f} | "
-                f"{aff} | {_pct(m['r2_orthogonal'])} | {_pct(r['initial_mean']['r2_affine'])} | {r['run_time_s']:.0f} |"
+                f"| {r['name']} | {label} | {r['config']['steps']} | {seeds} | {p['r2_affine']:.1f} | "
+                f"{aff} | {_pct(m['r2_orthogonal'])} | {_pct(r['initial_mean']['r2_affine'])} | {times} |"
             )
     return "\n".join(lines)
 
@@ -213,7 +219,9 @@ def table_csv(results: list[dict]) -> str:
     """The sweep results as CSV, one line per (row, metric), values as fractions in [0, 1]."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["sweep", "row", "label", "steps", "seeds", "metric", "paper", "mean", "sd", "untrained", "run_time_s"])
+    w.writerow(
+        ["sweep", "row", "label", "steps", "seeds", "metric", "paper", "mean", "sd", "untrained", "run_time_s", "cpu_time_s"]
+    )
     for r in results:
         for k, v in r["mean"].items():
             paper = r["paper"].get(k)
@@ -230,6 +238,7 @@ def table_csv(results: list[dict]) -> str:
                     f"{r['sd'][k]:.6f}",
                     f"{r['initial_mean'][k]:.6f}",
                     f"{r['run_time_s']:.1f}",
+                    f"{r.get('cpu_time_s', 0.0):.1f}",
                 ]
             )
     return buf.getvalue()
