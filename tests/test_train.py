@@ -137,6 +137,18 @@ def test_extract_ckpt_end_to_end(tiny_run, in_tmp):
         assert test.sum() == 24
 
 
+def test_conv_arch_in_bf16_trains_and_loads(in_tmp):
+    cfg = TrainConfig(dataset="color-dsprites", target="color", arch="convnet-small", limit=40, epochs=1,
+                      batch_size=16, precision="bf16", out="bf16")
+    run_dir = train(cfg, progress=False)
+    assert read_summary(run_dir)["class_names"] == ["white", "red", "green", "blue", "yellow", "magenta"]
+    bb = create_backbone(f"ckpt:{run_dir}")
+    assert bb.preprocessing.channels == 3 and bb.layer_names[-1] == "penultimate"
+    _, images = create_dataset("color-dsprites", limit=40, seed=0)[[0, 1]]
+    with torch.no_grad():
+        assert bb.forward_layers(bb.preprocessing(images), ["penultimate"])["penultimate"].shape == (2, 128)
+
+
 # -- the CLI ------------------------------------------------------------------------------------------
 def _one_line_error(r, *fragments):
     assert r.exit_code == 2, r.output

@@ -68,10 +68,12 @@ def _conv_block(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -
 class ConvNetSmall(nn.Module):
     """A small CNN that trains on 64x64 images on a CPU in minutes.
 
-    block1 is a 4x4 stride-4 "patchify" convolution (64 -> 16 pixels): a stride-2 3x3 first layer at
-    full resolution costs three times as much compute and memory for the same accuracy on dSprites.
-    blocks 2-4 are 3x3 convolutions with stride 2, 2, 1, each with BatchNorm and ReLU; then global
-    average pooling to a 128-d feature and a linear head.
+    block1 is a 4x4 stride-4 "patchify" convolution (64 -> 16 pixels), block2 a 3x3 stride-2
+    convolution (-> 8 pixels), blocks 3-4 3x3 convolutions at 8x8, each with BatchNorm and ReLU; then
+    global average pooling to a 128-d feature and a linear head. On colour-dSprites shape (batch 128,
+    Adam 1e-3) this reached 0.77 validation accuracy in 400 steps; four stride-2 3x3 blocks from full
+    resolution reached 0.76 at 1.5-2x the time per step, and letting blocks 3-4 downsample too (to 4x4
+    and 2x2 pixels) was faster still but reached only 0.54.
     """
 
     head_name = "head"
@@ -82,8 +84,8 @@ class ConvNetSmall(nn.Module):
         w1, w2, w3, w4 = widths
         self.block1 = _conv_block(in_channels, w1, 4, 4, 0)   # (B, 32, S/4, S/4)
         self.block2 = _conv_block(w1, w2, 3, 2, 1)            # (B, 64, S/8, S/8)
-        self.block3 = _conv_block(w2, w3, 3, 2, 1)            # (B, 128, S/16, S/16)
-        self.block4 = _conv_block(w3, w4, 3, 1, 1)            # (B, 128, S/16, S/16)
+        self.block3 = _conv_block(w2, w3, 3, 1, 1)            # (B, 128, S/8, S/8)
+        self.block4 = _conv_block(w3, w4, 3, 1, 1)            # (B, 128, S/8, S/8)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.feature_dim = w4
         self.head = nn.Linear(w4, n_classes)
