@@ -110,7 +110,8 @@ class SimulationConfig:
         if self.clusters < 2 * self.dim:
             out.append(
                 f"--clusters {self.clusters} is below 2*dim = {2 * self.dim}: the identifiability theory assumes "
-                f"at least 2d cluster vectors spanning the sphere, so expect a lower R^2 (use --clusters >= {2 * self.dim})"
+                f"at least 2d cluster vectors spanning the sphere, so expect a lower R^2 "
+                f"(use --clusters >= {2 * self.dim})"
             )
         if self.instances < self.clusters:
             out.append(

@@ -189,7 +189,8 @@ def format_table(results: list[dict]) -> str:
         )
     else:
         head = (
-            "| row | setting | steps | seeds | paper R² | probekit R² affine | probekit R² orth. | untrained affine | "
+            "| row | setting | steps | seeds | paper R² | probekit R² affine | probekit R² orth. | "
+            "untrained affine | "
             "wall / CPU (s) |"
         )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -220,7 +221,8 @@ def table_csv(results: list[dict]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(
-        ["sweep", "row", "label", "steps", "seeds", "metric", "paper", "mean", "sd", "untrained", "run_time_s", "cpu_time_s"]
+        ["sweep", "row", "label", "steps", "seeds", "metric", "paper", "mean", "sd", "untrained", "run_time_s",
+         "cpu_time_s"]
     )
     for r in results:
         for k, v in r["mean"].items():
