@@ -42,11 +42,10 @@ def simulate(ctx, mode, dim, clusters, instances, kappa, conditional, steps, bat
 
     \b
     Examples
-      probekit simulate                                   # Table 3 baseline, the paper's 50,000 steps
-      probekit simulate --steps 6000 --lr-schedule cosine # the same on a CPU budget (R^2 0.994, seed 0)
-      probekit simulate --dim 20 --seed 1 --device cuda
-      probekit simulate --mode diet                       # DIET: predict the instance label
-      probekit simulate --sweep table3 --rows baseline,kappa50,laplace --seeds 5
+      probekit simulate --steps 5000                      # Table 3 baseline on a CPU
+      probekit simulate --dim 20 --steps 1000 --seed 1
+      probekit simulate --mode diet --steps 5000
+      probekit simulate --sweep table3 --rows baseline,kappa50,laplace --seeds 3 --steps 5000
     """
     import warnings
 
