@@ -30,6 +30,9 @@ _EXPORTS = {
     "probe_factors": "probekit.probes",
     "LinearProbe": "probekit.probes",
     "ProbeResults": "probekit.probes",
+    "TrainConfig": "probekit.train",
+    "load_split": "probekit.backbones.checkpoint",
+    "join_results": "probekit.report",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
