@@ -11,7 +11,8 @@ from ...errors import ConfigError, DataError
 from . import torch_ridge
 from ._util import as_matrix, as_targets, check_alphas, check_cv, check_dtype, check_tasks, kfold_indices
 from .base import LogisticFit, LogisticTask, ProbeBackend, RidgeFit
-from .torch_logistic import LBFGSConfig, Preconditioner, num_threads, plan_blocks, solve_block
+from .torch_logistic import LBFGSConfig, num_threads, plan_blocks, solve_block
+from .torch_precond import SharedPreconditioner
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -29,8 +30,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 # Below this many multiply-adds per product, CPU work runs on one thread: waking a thread pool costs more
-# than it saves on small matrices (milliseconds per op when the cores are shared).
-_SMALL_WORK = 1 << 24
+# than it saves on small and mid-size matrices (milliseconds per op when the cores are shared).
+_SMALL_WORK = 1 << 29
 
 
 def cpu_threads_for(work: int, device: torch.device):
@@ -117,7 +118,7 @@ class TorchBackend(ProbeBackend):
         Xp = Xt if len(used) == n else Xt[torch.as_tensor(used, device=self.device)]
         rank = self.solver.precondition_rank if self.solver.precondition else 0
         with cpu_threads_for(min(len(used), self.solver.precondition_rows) * D * D, self.device):
-            precond = Preconditioner(Xp, n_rows=self.solver.precondition_rows, rank=rank, dtype=self.dtype)
+            precond = SharedPreconditioner(Xp, n_rows=self.solver.precondition_rows, rank=rank, dtype=self.dtype)
         fits: list[LogisticFit | None] = [None] * len(tasks)
         widths = [1 if t.n_classes == 2 else int(t.n_classes) for t in tasks]
         for K in sorted(set(widths)):

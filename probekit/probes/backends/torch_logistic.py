@@ -8,8 +8,9 @@ serve them all. The solver is L-BFGS with, per task,
 * an exact line search that costs no extra pass over ``X``: ``X (w + s d) = X w + s X d``, so the 1-d
   function along ``d`` and its derivatives come from the cached ``X w`` and ``X d``;
 * the initial inverse Hessian ``(I + c_t Sigma)^-1`` (``c_t = C_t n_t / 4`` for binary tasks,
-  ``Sigma`` the covariance of a row sample of ``X``, sketched by its top eigenpairs), which removes
-  most of the ill-conditioning of correlated features;
+  ``Sigma`` the covariance of a row sample of ``X``, sketched by its top eigenpairs: torch_precond),
+  close to the inverse Hessian at ``theta = 0``; it removes most of the ill-conditioning of correlated
+  features;
 * a convergence mask: a task stops when ``max |grad f_t| / (C_t n_t) <= tol``, scikit-learn's
   criterion for its lbfgs solver (the gradient of the mean loss plus ``||w||^2 / (2 C n)``), or when
   two steps in a row lower ``f`` by less than scipy's ``ftol = 64 eps`` (relative), which scipy and
@@ -29,6 +30,7 @@ import torch
 # per block (kernel launches and small ops per iteration).
 _MEM_COLS = 8
 _BLOCK_OVERHEAD = 4096
+_ELEMENTWISE_PARALLEL = 1 << 21  # (n, T, K) elements from which the line search uses the block's threads
 
 
 @dataclass(frozen=True)
@@ -86,46 +88,6 @@ def plan_blocks(rows: list[np.ndarray], n: int, *, dense_fraction: float = 0.5) 
         best["tasks"].append(i)
     return [(None if b["size"] > dense_fraction * n else np.flatnonzero(b["mask"]), sorted(b["tasks"]))
             for b in blocks]
-
-
-class Preconditioner:
-    """``(I + c Sigma)^-1`` for any c, from a spectral sketch of Sigma (the covariance of sampled rows).
-
-    Sigma is approximated by its top ``rank`` eigenpairs plus the mean of the remaining eigenvalues on
-    the orthogonal complement (full eigendecomposition when D <= 2 rank). Applying it costs two
-    (D, rank) products for all tasks at once, each task with its own ``c``.
-    """
-
-    def __init__(self, X: torch.Tensor, *, n_rows: int, rank: int, dtype: torch.dtype):
-        g = torch.Generator().manual_seed(0)
-        n, D = X.shape
-        idx = torch.randperm(n, generator=g)[: min(n, n_rows)].sort().values.to(X.device)
-        S = X[idx]
-        S = S - S.mean(dim=0, dtype=torch.float64).to(S.dtype)          # (m, D)
-        sigma = (S.T @ S) / max(1, len(idx) - 1)                         # (D, D) compute dtype
-        if rank == 0:                                                    # scalar: the mean eigenvalue
-            lam, U = torch.zeros(0, dtype=torch.float64), torch.zeros(D, 0, dtype=torch.float64)
-            self.tail = float(torch.diagonal(sigma).sum(dtype=torch.float64)) / D
-        elif D <= 2 * rank:
-            lam, U = torch.linalg.eigh(sigma.to(torch.float64))
-            self.tail = 0.0
-        else:
-            Q = torch.randn(D, rank + 16, generator=g).to(device=X.device, dtype=sigma.dtype)
-            for _ in range(4):                                           # subspace iteration
-                Q = torch.linalg.qr(sigma @ Q).Q
-            lam, W = torch.linalg.eigh((Q.T @ sigma @ Q).to(torch.float64))
-            lam, U = lam[-rank:], Q.to(torch.float64) @ W[:, -rank:]
-            rest = float(torch.diagonal(sigma).sum(dtype=torch.float64)) - float(lam.clamp_min(0).sum())
-            self.tail = max(rest, 0.0) / (D - rank)
-        self.lam = lam.clamp_min(0.0)                                    # (r,) float64
-        self.U = U.to(dtype)                                             # (D, r)
-
-    def apply(self, G: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """(D, T) float64 -> ``(I + c_t Sigma)^-1 g_t`` per column, with ``c`` (T,)."""
-        d = 1.0 / (1.0 + c[None, :] * self.lam[:, None])                 # (r, T)
-        e = 1.0 / (1.0 + c * self.tail)                                  # (T,)
-        UG = (self.U.T @ G.to(self.U.dtype)).to(torch.float64)           # (r, T)
-        return e * G + (self.U @ ((d - e) * UG).to(self.U.dtype)).to(torch.float64)
 
 
 def _loss_terms(Z: torch.Tensor, Y: torch.Tensor, K: int):
@@ -320,7 +282,7 @@ def solve_block(X, M, Y, C, K, *, fit_intercept: bool, max_iter: int, tol: float
             blk.gamma = torch.where(bad, torch.ones_like(blk.gamma), blk.gamma)
         Zd = blk.forward(d)                                             # (n, T, K)
         dw = d[:-1]
-        with num_threads(threads):
+        with num_threads(threads if blk.Z.numel() >= _ELEMENTWISE_PARALLEL else None):
             step = _line_search(blk.Z, Zd, blk.Y, blk.M, blk.C, K, _dot(blk.theta[:-1], dw), _dot(dw, dw), g0,
                                 cfg, live)
         sd = d * step[None, :, None]

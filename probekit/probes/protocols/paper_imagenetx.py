@@ -63,7 +63,7 @@ def preprocess(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X)
     mu = X.mean(axis=0, dtype=np.float64)                              # (D,)
     keep = np.flatnonzero(mu > 0).astype(np.int64)
-    Xk = X[:, keep].astype(np.float32)                                  # (N, D') float32
+    Xk = X[:, keep].astype(np.float32, copy=False)                      # (N, D') float32, a new array
     sd = Xk.std(axis=0, dtype=np.float64)
     sd[sd == 0] = 1.0
     Xk -= mu[keep].astype(np.float32)
