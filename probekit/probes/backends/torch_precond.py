@@ -28,14 +28,25 @@ class SharedPreconditioner:
         idx = torch.randperm(n, generator=g)[: min(n, n_rows)].sort().values.to(dev)
         S = X[idx]
         S = S - S.mean(dim=0, dtype=f64).to(S.dtype)                      # (m, D)
-        sigma = (S.T @ S) / max(1, len(idx) - 1)                           # (D, D) compute dtype
-        trace = float(torch.diagonal(sigma).sum(dtype=f64))
+        m = max(1, len(idx) - 1)
+        trace = float(S.to(f64).pow(2).sum()) / m
         if rank == 0:
             lam, U, self.tail = torch.zeros(0, dtype=f64, device=dev), torch.zeros(D, 0, device=dev), trace / D
         elif D <= 2 * rank:
-            lam, U = torch.linalg.eigh(sigma.to(f64))
+            lam, U = torch.linalg.eigh(((S.T @ S) / m).to(f64))
             self.tail = 0.0
+        elif len(idx) < D:
+            # Fewer sampled rows than features (e.g. raw pixels): take the eigenpairs of the sample
+            # covariance from the (m, m) Gram matrix of at most 4 * rank rows; never form (D, D).
+            S = S[: 4 * rank]
+            m = max(1, len(S) - 1)
+            mu, V = torch.linalg.eigh(((S @ S.T) / m).to(f64))            # ascending
+            mu, V = mu[-rank:].clamp_min(0.0), V[:, -rank:]
+            U = (S.T.to(f64) @ V) / torch.sqrt(mu * m).clamp_min(1e-30)   # (D, r) orthonormal columns
+            lam = mu
+            self.tail = max(trace - float(lam.sum()), 0.0) / (D - rank)
         else:
+            sigma = (S.T @ S) / m                                          # (D, D) compute dtype
             Q = torch.randn(D, rank + 16, generator=g).to(device=dev, dtype=sigma.dtype)
             for _ in range(4):                                             # subspace iteration
                 Q = torch.linalg.qr(sigma @ Q).Q
