@@ -113,6 +113,15 @@ def test_sklearn_backend_with_the_papers_iteration_cap(problem):
     assert {r["split"] for r in rows} == {"train", "test"} and all(r["n_iter"] <= 100 for r in rows)
 
 
+def test_custom_probe_gives_the_same_rows(problem):
+    X, targets = problem
+    sub = {"common": targets["common"]}
+    ours = paper_imagenetx_protocol(X, sub, seeds=[0], backend=get_backend("torch", device="cpu"), tol=1e-8)
+    custom = paper_imagenetx_protocol(X, sub, seeds=[0], probe=LogisticRegression(tol=1e-10, max_iter=10_000))
+    assert [r["value"] for r in ours] == pytest.approx([r["value"] for r in custom], abs=0.01)
+    assert custom[0]["decoder"] == "LogisticRegression"
+
+
 def test_null_permutations_and_registry(problem):
     X, targets = problem
     assert "paper-imagenetx" in PROTOCOLS

@@ -13,6 +13,8 @@ numerics run on a probekit backend (``torch`` by default, CPU or CUDA).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import DataConversionWarning
@@ -124,8 +126,6 @@ class LinearProbe(BaseEstimator):
             if y.shape[1] != 1:
                 raise ProbeInputError(f"classification takes one target column, got y of shape {y.shape}; "
                                       "fit one probe per column")
-            import warnings
-
             warnings.warn("A column-vector y was passed when a 1d array was expected; it is ravelled.",
                           DataConversionWarning, stacklevel=2)
             y = y[:, 0]
@@ -175,11 +175,12 @@ class LinearProbe(BaseEstimator):
         folds = list(StratifiedKFold(k, shuffle=True, random_state=self.random_state).split(X, codes))
         tasks = [LogisticTask(rows=tr, y=codes[tr], n_classes=K, C=c) for tr, _ in folds for c in Cs]
         fits = be.logistic_many(X, tasks, fit_intercept=self.fit_intercept, max_iter=self.max_iter, tol=self.tol)
-        loss = np.zeros(len(Cs))
-        for f, (i, (_, va)) in zip(fits, [(i, fold) for fold in folds for i in range(len(Cs))]):
-            p = np.clip(f.predict_proba(X[va])[np.arange(len(va)), codes[va]], 1e-15, 1.0)
-            loss[i] += -np.log(p).mean() / k
-        return Cs[int(np.argmin(loss))]                             # ties: the first (smallest) C
+        loss = np.zeros(len(Cs))                                    # mean validation log-loss per C
+        for j, (_, va) in enumerate(folds):
+            for i in range(len(Cs)):
+                p = fits[j * len(Cs) + i].predict_proba(X[va])[np.arange(len(va)), codes[va]]
+                loss[i] -= np.log(np.clip(p, 1e-15, 1.0)).mean() / k
+        return Cs[int(np.argmin(loss))]                             # ties: the first C listed
 
     # -------------------------------------------------------------- predict
     def _linear(self, X) -> np.ndarray:

@@ -85,11 +85,12 @@ class ProbeBackend(ABC):
 
     @abstractmethod
     def ridge(self, X, Y, *, alphas: Sequence[float], fit_intercept: bool = True,
-              cv: str | int = "gcv") -> RidgeFit:
+              cv: str | int = "gcv", seed: int = 0) -> RidgeFit:
         """Fit ridge for every column of ``Y`` and pick alpha per target by ``cv`` on (X, Y) only.
 
         ``cv="gcv"``: efficient leave-one-out (generalised cross-validation) from the one decomposition;
-        an int k: k-fold cross-validation. A single alpha skips the search.
+        an int k: k-fold cross-validation on ``KFold(k, shuffle=True, random_state=seed)`` folds. A
+        single alpha skips the search.
         """
 
     @abstractmethod

@@ -258,13 +258,12 @@ def solve_block(X, M, Y, C, K, *, fit_intercept: bool, max_iter: int, tol: float
     m = cfg.history
     k = 0
     while True:
-        # retire finished tasks (converged, stalled or out of iterations); compact when it pays
-        # converged: scikit-learn's gradient test, or (like scipy's L-BFGS-B) f no longer decreasing
+        # converged: scikit-learn's gradient test, or (like scipy's L-BFGS-B) f no longer decreasing;
+        # finished tasks (converged, stalled, out of iterations) are dropped once a quarter has finished
         done = (blk.G.abs().amax(dim=(0, 2)) / (blk.C * blk.n_t) <= tol) | (blk.flats >= 2)
         stop = done | (blk.fails >= 3) | (k >= max_iter)
-        ids = blk.ids.cpu()
-        theta[:, ids] = blk.theta
-        conv[ids] = done.cpu()
+        theta[:, blk.ids] = blk.theta
+        conv[blk.ids.cpu()] = done.cpu()
         if bool(stop.all()):
             break
         if int(stop.sum()) >= max(1, len(stop) // 4):

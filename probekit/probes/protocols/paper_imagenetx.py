@@ -58,15 +58,15 @@ def preprocess(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The paper's feature preprocessing over all rows: drop units with mean <= 0, z-score the rest.
 
     Returns ``(Xz (N, D') float32, keep (D',) int64)``. A kept unit with zero variance is centred only
-    (scikit-learn's ``StandardScaler`` convention).
+    (scikit-learn's ``StandardScaler`` convention). Sums are accumulated in float64.
     """
     X = np.asarray(X)
     mu = X.mean(axis=0, dtype=np.float64)                              # (D,)
     keep = np.flatnonzero(mu > 0).astype(np.int64)
-    Xk = X[:, keep].astype(np.float32, copy=False)                      # (N, D') float32, a new array
-    sd = Xk.std(axis=0, dtype=np.float64)
-    sd[sd == 0] = 1.0
+    Xk = X.compress(mu > 0, axis=1).astype(np.float32, copy=False)      # (N, D') float32, a new array
     Xk -= mu[keep].astype(np.float32)
+    sd = np.sqrt(np.einsum("ij,ij->j", Xk, Xk, dtype=np.float64) / len(Xk))
+    sd[sd == 0] = 1.0
     Xk /= sd.astype(np.float32)
     return Xk, keep
 
@@ -144,24 +144,32 @@ def paper_imagenetx_protocol(X: np.ndarray, targets: dict[str, tuple[Factor, np.
         return out
     if probe is None:
         fits = backend.logistic_many(Xz, tasks, max_iter=cfg.max_iter, tol=cfg.tol)
+        W = np.stack([f.coef[:, 0] for f in fits], axis=1).astype(np.float32)      # (D', n_tasks)
+        scores = Xz @ W + np.array([f.intercept[0] for f in fits], dtype=np.float32)  # (N, n_tasks) logits
+
+        def predict(i: int, rows: np.ndarray) -> np.ndarray:
+            return (scores[rows, i] > 0).astype(np.int64)                          # = argmax of the proba
+
         decoder = "logistic (paper)"
     else:
         from sklearn.base import clone
 
         fits = [clone(probe).fit(Xz[t.rows], t.y) for t in tasks]
+
+        def predict(i: int, rows: np.ndarray) -> np.ndarray:
+            return np.asarray(fits[i].predict(Xz[rows]))
+
         decoder = type(probe).__name__
     for name, spec, y, rs, train, test, first in plan:
-        fit = fits[first]
         base = {"factor": name, "kind": spec.kind, "seed": rs, "decoder": decoder, "n_train": int(len(train)),
                 "n_test": int(len(test)), "n_classes": 2, "n_units": int(len(keep)), "C": float(cfg.C),
                 "chance": 0.5, "note": NOTE}
         if probe is None:
-            base.update(n_iter=int(fit.n_iter), converged=bool(fit.converged))
+            base.update(n_iter=int(fits[first].n_iter), converged=bool(fits[first].converged))
         for split, rows in (("train", train), ("test", test)):
-            row = {**base, "metric": "accuracy", "split": split,
-                   "value": M.accuracy(y[rows], fit.predict(Xz[rows]))}
+            row = {**base, "metric": "accuracy", "split": split, "value": M.accuracy(y[rows], predict(first, rows))}
             if split == "test" and n_perm:
-                null = [M.accuracy(y[test], fits[first + 1 + p].predict(Xz[test])) for p in range(n_perm)]
+                null = [M.accuracy(y[test], predict(first + 1 + p, test)) for p in range(n_perm)]
                 row.update(null_mean=float(np.mean(null)), p_perm=permutation_pvalue(row["value"], null), null=null)
             out.append(row)
     return out
