@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from probekit.data import DATASETS, KINDS, FactorDataset, create_dataset, list_datasets, random_subset
+from dataset_contract import check_dataset_contract
+
+from probekit.data import DATASETS, create_dataset, list_datasets, random_subset
 from probekit.data.dsprites import ORIENTATIONS, POSITIONS, SCALES, DSprites, color_dsprites
 from probekit.errors import ConfigError, DataError, UnknownNameError
 
@@ -25,29 +27,7 @@ BUILTIN = [n for n in list_datasets() if not n.endswith("<...>") and not _needs_
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_dataset_contract(name):
-    ds = create_dataset(name)
-    assert isinstance(ds, FactorDataset) and len(ds) > 0
-    idx = np.array([0, 1, len(ds) // 2, len(ds) - 1])
-    positions, images = ds[list(idx)]
-    assert images.dtype == torch.uint8 and tuple(images.shape) == (4, *ds.image_shape)
-    assert torch.equal(positions, torch.from_numpy(idx))
-    assert torch.equal(ds.load_images(idx), images), "rendering must be deterministic"
-    single_pos, single = ds[int(idx[2])]
-    assert single_pos == idx[2] and torch.equal(single, images[2])
-    values = ds.factor_values(idx)
-    assert list(values) == [f.name for f in ds.factors]
-    for f in ds.factors:
-        assert f.kind in KINDS
-        v = values[f.name]
-        assert v.shape == (4,)
-        if f.is_discrete:
-            assert v.dtype == np.int64 and v.min() >= 0 and v.max() < len(f.class_names)
-        else:
-            assert v.dtype == np.float64 and np.isin(v, np.asarray(f.values)).all()
-    # every alias resolves to its factor
-    for f in ds.factors:
-        for alias in (f.name, *f.aliases):
-            assert ds.resolve_factors(alias) == [f.name]
+    check_dataset_contract(create_dataset(name))
 
 
 def test_unknown_dataset_and_factor_names_suggest_matches():

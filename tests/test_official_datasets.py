@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import official_fixtures as fx
-from probekit.data import DATASETS, KINDS, FactorDataset, create_dataset, list_datasets
+from dataset_contract import check_dataset_contract
+from probekit.data import DATASETS, create_dataset, list_datasets
 from probekit.errors import ConfigError, DataError
 
 OFFICIAL = [n for n in list_datasets() if DATASETS.get(n).__module__.startswith("probekit.data.official")]
@@ -61,27 +62,7 @@ def test_every_official_reader_is_registered():
 def test_official_dataset_contract(name, tmp_path):
     """The checks of tests/test_datasets.py::test_dataset_contract, on each reader's small file."""
     ds = create_dataset(name, **build(name, tmp_path))
-    assert isinstance(ds, FactorDataset) and len(ds) > 0
-    idx = np.array([0, 1, len(ds) // 2, len(ds) - 1])
-    positions, images = ds[list(idx)]
-    assert images.dtype == torch.uint8 and tuple(images.shape) == (4, *ds.image_shape)
-    assert torch.equal(positions, torch.from_numpy(idx))
-    assert torch.equal(ds.load_images(idx), images), "reading must be deterministic"
-    single_pos, single = ds[int(idx[2])]
-    assert single_pos == idx[2] and torch.equal(single, images[2])
-    values = ds.factor_values(idx)
-    assert list(values) == [f.name for f in ds.factors]
-    for f in ds.factors:
-        assert f.kind in KINDS
-        v = values[f.name]
-        assert v.shape == (4,)
-        if f.is_discrete:
-            assert v.dtype == np.int64 and v.min() >= 0 and v.max() < len(f.class_names)
-        else:
-            assert v.dtype == np.float64 and np.isin(v, np.asarray(f.values)).all()
-    for f in ds.factors:
-        for alias in (f.name, *f.aliases):
-            assert ds.resolve_factors(alias) == [f.name]
+    idx, images = check_dataset_contract(ds)
     all_values = ds.factor_values()
     assert all(len(v) == len(ds) for v in all_values.values())
     assert ds.dataset_id() == create_dataset(name, **build(name, tmp_path / "again")).dataset_id()
