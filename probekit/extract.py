@@ -14,6 +14,7 @@ import torch
 
 from .backbones import Backbone, create_backbone
 from .data import FactorDataset, create_dataset, parent_indices, random_subset
+from .devices import resolve_device
 from .errors import ConfigError, DataError, ProbekitError, StoreError
 from .pooling import POOLING, pool
 from .store import FeatureStore, differing_keys, fingerprint
@@ -33,17 +34,6 @@ class ExtractConfig:
     device: str = "cpu"         # resolved device
     dtype: str = "float32"      # float32 | float16 on disk
     seed: int = 0               # subset selection and random inits
-
-
-def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when available, else "cpu"; refuse cuda without a GPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device} asked for a GPU but torch sees none; use --device cpu or auto")
-    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
-        raise ConfigError(f"unknown device {device!r}; allowed: auto, cpu, cuda, cuda:N")
-    return device
 
 
 def _slug(text: str) -> str:
@@ -143,7 +133,7 @@ def extract_features(backbone: str | Backbone, dataset: str | FactorDataset = DE
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other; pick one")
     POOLING.get(pool)  # unknown pooling -> closest matches
-    device = resolve_device(device)
+    device = str(resolve_device(device))
     if isinstance(dataset, str):
         dataset = create_dataset(dataset, limit=limit, seed=seed)
     else:

@@ -16,20 +16,12 @@ import torch.nn.functional as F
 
 from ..backbones.archs import CONV_ARCHS, build_model, check_arch, model_args
 from ..backbones.checkpoint import CHECKPOINT_FILE, save_checkpoint, train_preprocessing
-from ..errors import CheckpointError, ConfigError
+from ..devices import resolve_device
+from ..errors import CheckpointError
 from .config import TrainConfig
 from .data import TrainData, epoch_order, load_train_data, make_batch
 from .rng import rng_state, seed_everything, set_rng_state
 from .rundir import SUMMARY_FILE, append_metrics, open_run, truncate_metrics, write_run_files
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec}: no CUDA device is available here; use --device cpu or auto")
-    return torch.device(spec)
 
 
 def epoch_batches(n_train: int, *, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:

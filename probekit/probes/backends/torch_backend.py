@@ -13,20 +13,7 @@ from ._util import as_matrix, as_targets, check_alphas, check_cv, check_dtype, c
 from .base import LogisticFit, LogisticTask, ProbeBackend, RidgeFit
 from .torch_logistic import LBFGSConfig, num_threads, plan_blocks, solve_block
 from .torch_precond import SharedPreconditioner
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
-    name = str(device)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as e:
-        raise ConfigError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda[:i]'") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for but no CUDA GPU is visible to torch; use device='cpu'")
-    return dev
+from ...devices import resolve_device
 
 
 # Below this many multiply-adds per product, CPU work runs on one thread: waking a thread pool costs more

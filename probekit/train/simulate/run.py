@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...errors import ConfigError
+from ...devices import resolve_device
 from .config import SimulationConfig
 from .metrics import head_scores, identifiability_scores
 from .mixing import InvertibleMLP, make_mixing
@@ -55,15 +55,6 @@ class World:
         )
         x = self.mixing(z)
         return z, x, (clusters if cfg.mode == "supervised" else labels)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU is a :class:`ConfigError`."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but torch sees no CUDA GPU; pass --device cpu or auto")
-    return torch.device(device)
 
 
 def _seeds(seed: int) -> dict[str, int]:
