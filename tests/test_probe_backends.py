@@ -61,6 +61,15 @@ def test_logistic_float32_reaches_sklearn_optimum(data, sk_be):
     np.testing.assert_allclose(f32.decision_function(X[te]), ref.decision_function(X[te]), atol=1e-3)
 
 
+def test_logistic_more_features_than_rows(torch_be, sk_be):
+    """Fewer rows than features (the preconditioner's Gram-matrix sketch): separable, rank-deficient."""
+    X = correlated(60, 700, seed=8)
+    y = (X[:, :3].sum(axis=1) > 0).astype(int)
+    fits = [be.logistic(X, y, n_classes=2, tol=1e-7) for be in (torch_be, sk_be)]
+    assert fits[0].converged
+    np.testing.assert_allclose(fits[0].decision_function(X), fits[1].decision_function(X), atol=1e-3)
+
+
 @pytest.mark.parametrize("n", [300, 30])       # primal (n > D) and dual (n < D) decompositions
 @pytest.mark.parametrize("cv", ["gcv", 5])
 def test_ridge_torch_matches_sklearn(torch_be, sk_be, n, cv):

@@ -38,9 +38,10 @@ class CumlBackend(ProbeBackend):
 
         if device not in ("auto", "cuda") and not str(device).startswith("cuda"):
             raise ConfigError(f"the cuml backend runs on a CUDA GPU only, got device={device!r}; use backend='torch'")
-        if not torch.cuda.is_available():
-            raise ProbekitError(f"the cuml backend needs a CUDA GPU and none is visible; {INSTALL}")
         self._Ridge, self._Logistic = _import_cuml()
+        if not torch.cuda.is_available():
+            raise ProbekitError("the cuml backend needs a CUDA GPU and torch sees none; use backend='torch' "
+                                "(it runs on the CPU)")
         self.device = "cuda"
         self.dtype = np.float32 if dtype == "float32" else np.float64
 

@@ -13,8 +13,9 @@ serve them all. The solver is L-BFGS with, per task,
   features;
 * a convergence mask: a task stops when ``max |grad f_t| / (C_t n_t) <= tol``, scikit-learn's
   criterion for its lbfgs solver (the gradient of the mean loss plus ``||w||^2 / (2 C n)``), or when
-  two steps in a row lower ``f`` by less than scipy's ``ftol = 64 eps`` (relative), which scipy and
-  scikit-learn also count as convergence. Three failed line searches in a row stop a task unconverged.
+  two successful line searches in a row lower ``f`` by less than scipy's ``ftol = 64 eps`` (relative),
+  which scipy and scikit-learn also count as convergence. Three line searches in a row that find no
+  step stop a task unconverged.
 """
 from __future__ import annotations
 
@@ -120,12 +121,18 @@ def _line_derivatives(Z, Zd, Y, M, C, K, a, q, s):
 
 
 def _line_search(Z, Zd, Y, M, C, K, a, q, g0, cfg: LBFGSConfig, live):
-    """Step sizes (T,) minimising phi along d: Newton on the increasing phi', kept inside the bracket
-    [lo, hi] with phi'(lo) < 0 <= phi'(hi) (a secant step when Newton leaves it); 0 where it failed."""
+    """Step sizes (T,) minimising phi along d, and whether each met ``|phi'(s)| <= c2 |phi'(0)|``.
+
+    Newton on the increasing phi', kept inside the bracket [lo, hi] with phi'(lo) < 0 <= phi'(hi); when
+    Newton leaves the bracket, a secant (regula falsi) step with the Illinois rule (the derivative kept
+    at an end that stays put twice is halved) so that one-sided progress cannot stall. A task that never
+    met the test takes the last point known to lie before the minimum (0 if none).
+    """
     T = Z.shape[1]
     s = torch.ones(T, dtype=torch.float64, device=Z.device)
     lo, dlo = torch.zeros_like(s), g0.clone()
     hi, dhi = torch.full_like(s, math.inf), torch.full_like(s, math.inf)
+    last = torch.zeros(T, dtype=torch.long, device=Z.device)           # -1: lo moved last, +1: hi moved last
     done = ~live
     target = cfg.line_search_c2 * g0.abs()
     for _ in range(cfg.line_search_steps):
@@ -135,17 +142,20 @@ def _line_search(Z, Zd, Y, M, C, K, a, q, g0, cfg: LBFGSConfig, live):
             break
         below = ~done & (d1 < 0)
         above = ~done & (d1 >= 0)
+        dhi = torch.where(below & (last == -1), 0.5 * dhi, dhi)        # Illinois: lo moved twice
+        dlo = torch.where(above & (last == 1), 0.5 * dlo, dlo)         # Illinois: hi moved twice
         lo, dlo = torch.where(below, s, lo), torch.where(below, d1, dlo)
         hi, dhi = torch.where(above, s, hi), torch.where(above, d1, dhi)
+        last = torch.where(below, -1, torch.where(above, 1, last))
         newton = s - d1 / d2.clamp_min(1e-300)
         grow = torch.minimum(torch.maximum(newton, 1.1 * s), 4.0 * s)   # no upper bracket yet: x1.1 .. x4
         secant = (lo * dhi - hi * dlo) / (dhi - dlo)                    # root of the chord, inside (lo, hi)
         inside = (newton > lo) & (newton < hi)
         nxt = torch.where(torch.isinf(hi), grow, torch.where(inside, newton, secant))
         s = torch.where(done, s, nxt)
-    # a step that never met the test falls back to the last point known to lie before the minimum
+    ok = done & live
     s = torch.where(done, s, lo)
-    return torch.where(live, s, torch.zeros_like(s))
+    return torch.where(live, s, torch.zeros_like(s)), ok
 
 
 def _dot(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
@@ -282,8 +292,8 @@ def solve_block(X, M, Y, C, K, *, fit_intercept: bool, max_iter: int, tol: float
         Zd = blk.forward(d)                                             # (n, T, K)
         dw = d[:-1]
         with num_threads(threads if blk.Z.numel() >= _ELEMENTWISE_PARALLEL else None):
-            step = _line_search(blk.Z, Zd, blk.Y, blk.M, blk.C, K, _dot(blk.theta[:-1], dw), _dot(dw, dw), g0,
-                                cfg, live)
+            step, ok = _line_search(blk.Z, Zd, blk.Y, blk.M, blk.C, K, _dot(blk.theta[:-1], dw), _dot(dw, dw),
+                                    g0, cfg, live)
         sd = d * step[None, :, None]
         blk.theta += sd
         blk.Z += Zd * step[None, :, None]
@@ -297,7 +307,7 @@ def solve_block(X, M, Y, C, K, *, fit_intercept: bool, max_iter: int, tol: float
         blk.rho[slot] = torch.where(good, 1.0 / sy.where(good, torch.ones_like(sy)), torch.zeros_like(sy))
         if cfg.scale_h0:
             blk.y_last, blk.sy_last = yv, torch.where(good, sy, torch.zeros_like(sy))
-        flat = (step > 0) & ((blk.f - f_new) <= ftol * torch.maximum(blk.f.abs(), torch.ones_like(blk.f)))
+        flat = ok & ((blk.f - f_new) <= ftol * torch.maximum(blk.f.abs(), torch.ones_like(blk.f)))
         blk.flats = torch.where(live & flat, blk.flats + 1, torch.zeros_like(blk.flats))
         blk.fails = torch.where(live & (step == 0), blk.fails + 1, torch.zeros_like(blk.fails))
         blk.f = torch.where(live, f_new, blk.f)

@@ -41,10 +41,13 @@ class SharedPreconditioner:
             S = S[: 4 * rank]
             m = max(1, len(S) - 1)
             mu, V = torch.linalg.eigh(((S @ S.T) / m).to(f64))            # ascending
-            mu, V = mu[-rank:].clamp_min(0.0), V[:, -rank:]
-            U = (S.T.to(f64) @ V) / torch.sqrt(mu * m).clamp_min(1e-30)   # (D, r) orthonormal columns
+            # the centred rows have rank < m: keep the eigenpairs above rounding (1e-6 of the largest),
+            # else S^T v / sqrt(mu) blows up; what is dropped joins the isotropic tail
+            top = mu > 1e-6 * mu[-1].clamp_min(1e-300)
+            mu, V = mu[top][-rank:], V[:, top][:, -rank:]
+            U = (S.T.to(f64) @ V) / torch.sqrt(mu * m)                   # (D, r) orthonormal columns
             lam = mu
-            self.tail = max(trace - float(lam.sum()), 0.0) / (D - rank)
+            self.tail = max(trace - float(lam.sum()), 0.0) / (D - len(lam))
         else:
             sigma = (S.T @ S) / m                                          # (D, D) compute dtype
             Q = torch.randn(D, rank + 16, generator=g).to(device=dev, dtype=sigma.dtype)

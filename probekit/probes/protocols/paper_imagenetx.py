@@ -119,10 +119,10 @@ def paper_imagenetx_protocol(X: np.ndarray, targets: dict[str, tuple[Factor, np.
     on shuffled training labels, batched with the observed fits).
     """
     cfg = build_config(PaperImagenetxConfig, options, protocol="paper-imagenetx")
-    if backend is None and probe is None:
+    if probe is None and not hasattr(backend, "logistic_many"):      # None or a backend name
         from ..backends import get_backend
 
-        backend = get_backend("torch")
+        backend = get_backend(backend or "torch")
     n_perm = int(null_permutations or 0)
     Xz, keep = preprocess(X)
     out, plan, tasks = [], [], []
