@@ -156,3 +156,14 @@ def test_docs_custom_probe_example_runs(in_tmp):
     exec(compile(blocks[0], "docs/probing.md", "exec"), namespace)
     lines = {(ln["factor"], ln["metric"]): ln for ln in namespace["res"].summary() if ln["split"] == "test"}
     assert lines[("shape", "accuracy")]["mean"] > 0.8 and lines[("scale", "pearson_r")]["mean"] > 0.7
+
+
+def test_regularisation_of_two_stores_with_one_label_is_kept_apart():
+    from probekit.probes.run import _regularisation
+
+    rows = [{"model": "mlp", "layer": "penultimate", "factor": "shape", "seed": 0, "C": c, "fingerprint": fp}
+            for c, fp in ((0.1, "a" * 64), (10.0, "b" * 64))]
+    reg = _regularisation(rows)
+    assert sorted(v["C"][0] for v in reg.values()) == [0.1, 10.0] and len(reg) == 2
+    single = _regularisation(rows[:1])
+    assert list(single) == ["mlp/penultimate/shape"]

@@ -209,11 +209,20 @@ def _run(plan, proto, *, protocol, backend, seeds, probe, n_perm, progress, opti
 
 
 def _regularisation(rows: list[dict]) -> dict:
-    """``{"model/layer/factor": {"C" or "alpha": [per seed]}}`` from the test rows of one metric."""
+    """``{"model/layer/factor": {"C" or "alpha": [per seed]}}`` from the test rows of one metric.
+
+    Two stores can carry the same model label (two runs of one architecture): their keys then also
+    name the store's fingerprint, so neither store's choices are lost.
+    """
+    labels: dict[str, set] = {}
+    for r in rows:
+        labels.setdefault(f"{r.get('model')}/{r.get('layer')}/{r.get('factor')}", set()).add(r.get("fingerprint"))
     out: dict = {}
     seen = set()
     for r in rows:
         key = f"{r.get('model')}/{r.get('layer')}/{r.get('factor')}"
+        if len(labels[key]) > 1:
+            key += f"@{str(r.get('fingerprint'))[:12]}"
         for reg in ("C", "alpha"):
             if reg in r and (key, reg, r.get("seed")) not in seen:
                 seen.add((key, reg, r.get("seed")))
