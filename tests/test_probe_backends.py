@@ -70,6 +70,23 @@ def test_logistic_more_features_than_rows(torch_be, sk_be):
     np.testing.assert_allclose(fits[0].decision_function(X), fits[1].decision_function(X), atol=1e-3)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_wide_features_solved_in_row_space(torch_be, sk_be, n_classes):
+    """D >> rows (raw pixels): the torch backend solves in the span of the training rows; same optimum."""
+    rng = np.random.default_rng(9)
+    X = correlated(150, 900, seed=10) + 0.5                    # uncentred: the intercept is not absorbed
+    score = X[:, :5].sum(axis=1) + rng.normal(size=150)
+    y = np.digitize(score, np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    rows = np.arange(0, 150, 2)                                # the task sees half the rows
+    task = LogisticTask(rows=rows, y=y[rows], n_classes=n_classes, C=0.01)
+    ours = torch_be.logistic_many(X, [task], tol=1e-9)[0]
+    ref = sk_be.logistic(X[rows], y[rows], n_classes=n_classes, C=0.01, tol=1e-10)
+    assert ours.converged and ours.extra["row_space_rank"] <= len(rows)
+    assert ours.coef.shape == ref.coef.shape == (900, 1 if n_classes == 2 else n_classes)
+    np.testing.assert_allclose(ours.decision_function(X), ref.decision_function(X), atol=1e-4)  # unseen rows too
+    np.testing.assert_allclose(ours.coef, ref.coef, atol=1e-5)
+
+
 @pytest.mark.parametrize("n", [300, 30])       # primal (n > D) and dual (n < D) decompositions
 @pytest.mark.parametrize("cv", ["gcv", 5])
 def test_ridge_torch_matches_sklearn(torch_be, sk_be, n, cv):

@@ -13,6 +13,7 @@ from ._util import as_matrix, as_targets, check_alphas, check_cv, check_dtype, c
 from .base import LogisticFit, LogisticTask, ProbeBackend, RidgeFit
 from .torch_logistic import LBFGSConfig, num_threads, plan_blocks, solve_block
 from .torch_precond import SharedPreconditioner
+from .torch_rowspace import row_space_basis, worth_reducing
 from ...devices import resolve_device
 
 
@@ -103,6 +104,12 @@ class TorchBackend(ProbeBackend):
         Xt = self._tensor(X)                                            # (n, D) compute dtype
         used = np.unique(np.concatenate([r for r, _ in checked]))
         Xp = Xt if len(used) == n else Xt[torch.as_tensor(used, device=self.device)]
+        basis = None
+        if worth_reducing(len(used), D):                                # e.g. raw pixels: D >> rows
+            basis = row_space_basis(Xp)                                 # (D, r) float64, r <= len(used)
+            Xt = Xt @ basis.to(self.dtype)                              # (n, r): same optimum, r columns
+            Xp = Xt if len(used) == n else Xt[torch.as_tensor(used, device=self.device)]
+            D = Xt.shape[1]
         rank = self.solver.precondition_rank if self.solver.precondition else 0
         with cpu_threads_for(min(len(used), self.solver.precondition_rows) * D * D, self.device):
             precond = SharedPreconditioner(Xp, n_rows=self.solver.precondition_rows, rank=rank, dtype=self.dtype)
@@ -114,6 +121,11 @@ class TorchBackend(ProbeBackend):
             for rows_b, members in plan:
                 self._solve(Xt, rows_b, [ids[j] for j in members], tasks, checked, K, fits,
                             fit_intercept=fit_intercept, limit=limit, tol=float(tol), precond=precond)
+        if basis is not None:                                           # back to the D original features
+            B = basis.cpu().numpy()
+            for f in fits:
+                f.coef = B @ f.coef                                     # (D, K')
+                f.extra["row_space_rank"] = int(B.shape[1])
         return fits  # type: ignore[return-value]
 
     def _solve(self, Xt, rows_b, ids, tasks, checked, K, fits, *, fit_intercept, limit, tol, precond):
