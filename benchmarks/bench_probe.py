@@ -93,6 +93,10 @@ def part1(args) -> dict:
     n, d, seeds = (6000, 512, range(3)) if args.quick else (46110, 2048, range(args.seeds))
     print(f"\n== part 1: paper-imagenetx, {n} x {d} float32, 17 targets x {len(seeds)} seeds, tol {args.tol} ==")
     X, targets = imagenetx_like(n=n, d=d, seed=0)
+    # both sides use these; importing them is a one-off cost of the process, not of either method
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import sklearn.utils  # noqa: F401
     backend = get_backend("torch", device=args.device)
     print(f"[{machine()}] probekit ({backend!r}) ...", flush=True)
     rows, t_pk = timed(paper_imagenetx_protocol, X, targets, seeds=seeds, backend=backend, tol=args.tol)

@@ -185,3 +185,25 @@ def test_registry_and_errors(data):
         be.ridge(X, score, alphas=[1.0, 2.0], cv="loo")
     with pytest.raises(ConfigError, match="dtype"):
         get_backend("torch", dtype="float16")
+
+
+def test_small_blocks_side_by_side_equal_one_after_another(torch_be):
+    """Small blocks run in a pool of one-thread workers: the fits are bit-equal to a sequential run."""
+    import torch
+
+    X = correlated(12000, 20, seed=12)
+    y = (X[:, :4].sum(axis=1) + np.random.default_rng(11).normal(size=12000) > 0).astype(int)
+    tasks = [LogisticTask(rows=np.arange(s, s + 3000), y=y[s:s + 3000], n_classes=2, C=1.0)
+             for s in range(0, 12000, 3000)]                    # disjoint rows: one block each
+    assert len(plan_blocks([t.rows for t in tasks], 12000)) == 4
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        pooled = torch_be.logistic_many(X, tasks, tol=1e-8)
+        torch.set_num_threads(1)                                # one worker: blocks one after another
+        serial = torch_be.logistic_many(X, tasks, tol=1e-8)
+    finally:
+        torch.set_num_threads(previous)
+    for a, b in zip(pooled, serial):
+        np.testing.assert_array_equal(a.coef, b.coef)
+        assert a.n_iter == b.n_iter

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 
 import numpy as np
@@ -115,18 +116,49 @@ class TorchBackend(ProbeBackend):
             precond = SharedPreconditioner(Xp, n_rows=self.solver.precondition_rows, rank=rank, dtype=self.dtype)
         fits: list[LogisticFit | None] = [None] * len(tasks)
         widths = [1 if t.n_classes == 2 else int(t.n_classes) for t in tasks]
+        jobs = []                                                       # (block rows or None, task ids, K)
         for K in sorted(set(widths)):
             ids = [i for i, w in enumerate(widths) if w == K]
             plan = plan_blocks([checked[i][0] for i in ids], n, dense_fraction=self.solver.dense_fraction)
-            for rows_b, members in plan:
-                self._solve(Xt, rows_b, [ids[j] for j in members], tasks, checked, K, fits,
-                            fit_intercept=fit_intercept, limit=limit, tol=float(tol), precond=precond)
+            jobs += [(rows_b, [ids[j] for j in members], K) for rows_b, members in plan]
+
+        def solve(job) -> None:
+            rows_b, ids, K = job
+            self._solve(Xt, rows_b, ids, tasks, checked, K, fits, fit_intercept=fit_intercept, limit=limit,
+                        tol=float(tol), precond=precond)
+
+        self._run_blocks(solve, jobs, n_rows=n, n_features=Xt.shape[1])
         if basis is not None:                                           # back to the D original features
             B = basis.cpu().numpy()
             for f in fits:
                 f.coef = B @ f.coef                                     # (D, K')
                 f.extra["row_space_rank"] = int(B.shape[1])
         return fits  # type: ignore[return-value]
+
+    def _run_blocks(self, solve, jobs, *, n_rows: int, n_features: int) -> None:
+        """Solve every block: big ones one after another on all threads, small ones side by side.
+
+        A small block runs on one CPU thread (waking the pool costs more than it saves), which would
+        leave the other cores idle; so the small blocks go to a pool of one-thread workers instead,
+        longest first. Blocks are independent and each runs on one thread, so the results do not
+        depend on the scheduling.
+        """
+        def work(job) -> int:
+            rows_b, ids, K = job
+            return (n_rows if rows_b is None else len(rows_b)) * n_features * len(ids) * K
+
+        workers = torch.get_num_threads() if self.device.type == "cpu" else 1
+        small = sorted((j for j in jobs if workers > 1 and work(j) < _SMALL_WORK), key=work, reverse=True)
+        for job in jobs:
+            if not any(job is j for j in small):
+                solve(job)
+        if len(small) <= 1:
+            for job in small:
+                solve(job)
+            return
+        with num_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="probekit-block") as pool:
+            for done in [pool.submit(solve, job) for job in small]:
+                done.result()                                           # re-raises a block's error
 
     def _solve(self, Xt, rows_b, ids, tasks, checked, K, fits, *, fit_intercept, limit, tol, precond):
         """Build the weights/labels of one block, solve it and store one LogisticFit per task."""
