@@ -103,6 +103,25 @@ def test_default_rows_carry_regularisation_chance_and_notes(default_rows):
     assert {(r["split"], r["seed"]) for r in scale} == {("train", 0), ("test", 0), ("train", 1), ("test", 1)}
 
 
+def test_regularisation_at_the_end_of_its_grid_is_flagged(backend):
+    """A choice at an end of the search grid may be a truncated search: the rows say so, and how to widen."""
+    from probekit.probes.protocols._common import grid_edge_note
+
+    feats, values = synthetic_data(300, signal=3.0)
+    rows = get_protocol("default")(feats["late"], targets_of(values, ["shape", "scale", "orientation"]), seeds=[0],
+                                   backend=backend, Cs=[1e-7, 1e-6], alphas=[1e5, 1e6])
+    shape = [r for r in rows if r["factor"] == "shape"]
+    assert all(r["C"] == 1e-6 and "C was chosen at the largest value of its grid (1e-06)" in r["note"]
+               and "-o 'Cs=[...]'" in r["note"] for r in shape)
+    scale = [r for r in rows if r["factor"] == "scale"]
+    assert all(r["alpha"] == 1e5 and "alpha was chosen at the smallest value of its grid" in r["note"] for r in scale)
+    orient = [r for r in rows if r["factor"] == "orientation"]
+    assert all("sin, cos" in r["note"] and "alpha was chosen" in r["note"] for r in orient)  # both notes kept
+    assert grid_edge_note("C", 1.0, [0.1, 1.0, 10.0]) is None                               # interior: no note
+    assert grid_edge_note("alpha", [1.0, 10.0], [1.0, 10.0, 100.0]) is not None             # any target at an end
+    assert grid_edge_note("alpha", 5.0, [5.0]) is None                                     # no search: no note
+
+
 def test_one_class_factor_is_skipped(backend):
     feats, values = synthetic_data(100)
     rows = get_protocol("default")(feats["late"], {"noise_bin": (SPECS["noise_bin"], np.zeros(100, int))},

@@ -152,3 +152,29 @@ def custom_probe_for(probe, spec: Factor):
         return None, (f"custom probe {type(probe).__name__} is a {kind} and factor kind is {spec.kind}; "
                       "pass probe={'discrete': ..., 'continuous': ...}")
     return probe, None
+
+
+def grid_edge_note(param: str, chosen, grid) -> str | None:
+    """A note when a chosen regularisation value sits at an end of its search grid.
+
+    The selection can only pick values in the grid, so a choice at an end means the best value may lie
+    beyond it; say so (and how to widen the grid) instead of reporting the score silently.
+    """
+    grid = np.sort(np.asarray(grid, dtype=np.float64))
+    values = np.atleast_1d(np.asarray(chosen, dtype=np.float64))
+    if len(grid) < 2 or values.size == 0:
+        return None
+    if np.any(values <= grid[0]):
+        end, value = "smallest", grid[0]
+    elif np.any(values >= grid[-1]):
+        end, value = "largest", grid[-1]
+    else:
+        return None
+    return (f"{param} was chosen at the {end} value of its grid ({value:g}); the best value may lie beyond: "
+            f"widen the grid with -o '{param}s=[...]'")
+
+
+def join_notes(*notes: str | None) -> str | None:
+    """The non-empty notes joined by '; ' (None when there are none)."""
+    kept = [n for n in notes if n]
+    return "; ".join(kept) if kept else None

@@ -7,7 +7,7 @@ from ...data.factors import Factor
 from .. import metrics as M
 from ..splits import permuted
 from ..stats import chance_level, permutation_pvalue
-from ._common import Standardizer, periodic_embedding
+from ._common import Standardizer, grid_edge_note, join_notes, periodic_embedding
 
 PERIODIC_NOTE = "R^2 of the (sin, cos) embedding of the angle, pooled over both coordinates"
 
@@ -102,7 +102,8 @@ def probe_seed(X: np.ndarray, continuous: dict, train: np.ndarray, test: np.ndar
             pred_tr[n], pred_te[n] = P_tr[:, t:t + k], P_te[:, t:t + k]
             null_te[n] = [P_te[:, (i + 1) * len(cols) + t:(i + 1) * len(cols) + t + k] for i in range(n_perm)]
             a = alpha[t:t + k]
-            extra[n] = {"decoder": "ridge", "alpha": float(a[0]) if k == 1 else [float(v) for v in a]}
+            extra[n] = {"decoder": "ridge", "alpha": float(a[0]) if k == 1 else [float(v) for v in a],
+                        "note": grid_edge_note("alpha", a, cfg.alphas)}
             t += k
     for n, (spec, _, est) in continuous.items():
         if est is None:
@@ -125,8 +126,9 @@ def probe_seed(X: np.ndarray, continuous: dict, train: np.ndarray, test: np.ndar
             nulls = [_metric_values(spec, y_te, p) for p in null_te[n]]
         base = {"factor": n, "kind": spec.kind, "seed": seed, "n_train": int(len(train)),
                 "n_test": int(len(test)), "n_units": std.n_units, **extra[n]}
-        if spec.kind == "periodic":
-            base["note"] = PERIODIC_NOTE
+        note = join_notes(PERIODIC_NOTE if spec.kind == "periodic" else None, base.pop("note", None))
+        if note:
+            base["note"] = note
         for split, y in (("train", y_tr), ("test", y_te)):
             for metric, value in _metric_values(spec, y, pred[split]).items():
                 row = {**base, "metric": metric, "split": split, "value": value, "chance": chance_level(metric)}

@@ -8,7 +8,7 @@ from .. import metrics as M
 from ..backends.base import LogisticTask
 from ..splits import permuted, stratified_split, validation_split
 from ..stats import chance_level, permutation_pvalue
-from ._common import Standardizer, encode_classes
+from ._common import Standardizer, encode_classes, grid_edge_note, join_notes
 
 METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 
@@ -85,8 +85,10 @@ def probe_one(X: np.ndarray, name: str, spec: Factor, values: np.ndarray, *, see
 
         decoder = "logistic"
         extra["C"] = C
-        if not fits[0].converged:
-            extra["note"] = f"logistic regression did not converge in {fits[0].n_iter} iterations"
+        unconverged = None if fits[0].converged else f"logistic regression did not converge in {fits[0].n_iter} iterations"
+        note = join_notes(grid_edge_note("C", C, cfg.Cs), unconverged)
+        if note:
+            extra["note"] = note
     else:
         from sklearn.base import clone
 
