@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -21,6 +21,11 @@ from ...devices import resolve_device
 # Below this many multiply-adds per product, CPU work runs on one thread: waking a thread pool costs more
 # than it saves on small and mid-size matrices (milliseconds per op when the cores are shared).
 _SMALL_WORK = 1 << 29
+
+
+def block_work(n_rows: int, n_features: int, n_tasks: int, n_outputs: int) -> int:
+    """Multiply-adds of one product of a logistic block (what decides one thread or all)."""
+    return n_rows * n_features * n_tasks * n_outputs
 
 
 def cpu_threads_for(work: int, device: torch.device):
@@ -104,13 +109,13 @@ class TorchBackend(ProbeBackend):
         limit = int(max_iter) if max_iter is not None else self.solver.max_iter
         Xt = self._tensor(X)                                            # (n, D) compute dtype
         used = np.unique(np.concatenate([r for r, _ in checked]))
-        Xp = Xt if len(used) == n else Xt[torch.as_tensor(used, device=self.device)]
+        sel = None if len(used) == n else torch.as_tensor(used, device=self.device)
         basis = None
         if worth_reducing(len(used), D):                                # e.g. raw pixels: D >> rows
-            basis = row_space_basis(Xp)                                 # (D, r) float64, r <= len(used)
+            basis = row_space_basis(Xt if sel is None else Xt[sel])     # (D, r) float64, r <= len(used)
             Xt = Xt @ basis.to(self.dtype)                              # (n, r): same optimum, r columns
-            Xp = Xt if len(used) == n else Xt[torch.as_tensor(used, device=self.device)]
             D = Xt.shape[1]
+        Xp = Xt if sel is None else Xt[sel]                             # the rows some task trains on
         rank = self.solver.precondition_rank if self.solver.precondition else 0
         with cpu_threads_for(min(len(used), self.solver.precondition_rows) * D * D, self.device):
             precond = SharedPreconditioner(Xp, n_rows=self.solver.precondition_rows, rank=rank, dtype=self.dtype)
@@ -145,13 +150,14 @@ class TorchBackend(ProbeBackend):
         """
         def work(job) -> int:
             rows_b, ids, K = job
-            return (n_rows if rows_b is None else len(rows_b)) * n_features * len(ids) * K
+            return block_work(n_rows if rows_b is None else len(rows_b), n_features, len(ids), K)
 
         workers = torch.get_num_threads() if self.device.type == "cpu" else 1
-        small = sorted((j for j in jobs if workers > 1 and work(j) < _SMALL_WORK), key=work, reverse=True)
-        for job in jobs:
-            if not any(job is j for j in small):
+        is_small = [workers > 1 and work(job) < _SMALL_WORK for job in jobs]
+        for job, small_job in zip(jobs, is_small):
+            if not small_job:
                 solve(job)
+        small = sorted((job for job, small_job in zip(jobs, is_small) if small_job), key=work, reverse=True)
         if len(small) <= 1:
             for job in small:
                 solve(job)
@@ -185,7 +191,7 @@ class TorchBackend(ProbeBackend):
         if K == 1:
             Yt = Yt.to(torch.float64)
         cpu = self.device.type == "cpu"
-        heavy = torch.get_num_threads() if cpu and nb * Xb.shape[1] * T * K >= _SMALL_WORK else None
+        heavy = torch.get_num_threads() if cpu and block_work(nb, Xb.shape[1], T, K) >= _SMALL_WORK else None
         with num_threads(1 if cpu else None):
             theta, n_iter, conv = solve_block(Xb, Mt, Yt, C, K, fit_intercept=fit_intercept, max_iter=limit,
                                               tol=tol, precond=precond, cfg=self.solver, threads=heavy)
