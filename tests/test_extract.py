@@ -113,12 +113,15 @@ def _kill_after(proc, rows, n_total):
 
     def reader():
         buf = ""
+        fd = proc.stderr.fileno()
         while True:
-            ch = proc.stderr.read(1)
-            if not ch:
+            # whatever is available, not one character at a time: a reader that lags behind tqdm can
+            # see the kill point only after the process has finished
+            chunk = os.read(fd, 4096).decode(errors="replace")
+            if not chunk:
                 return
-            buf += ch
-            m = re.findall(rf"(\d+)/{n_total}", buf[-200:])
+            buf = (buf + chunk)[-400:]
+            m = re.findall(rf"(\d+)/{n_total}", buf)
             if m:
                 seen.append(int(m[-1]))
                 if int(m[-1]) >= rows:
