@@ -137,7 +137,9 @@ def _kill_after(proc, rows, n_total):
 
 @pytest.mark.parametrize("kill_at_rows", [24, 64])
 def test_sigkill_then_resume_equals_uninterrupted(in_tmp, kill_at_rows):
-    n = 96
+    # tqdm redraws every 0.1 s, i.e. every 20-30 rows at this size, and the reader may be scheduled late:
+    # the kill must land hundreds of rows before the end, or the run can finish its last batch first
+    n = 480
     args = ["--limit", str(n), "--batch-size", "8", "--seed", "2"]
     proc = subprocess.Popen(_cli(*args, "--out", "killed.h5"), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
