@@ -9,6 +9,7 @@ from probekit.errors import ConfigError, DataError, ProbekitError, UnknownNameEr
 from probekit.probes import metrics as M
 from probekit.probes.backends import BACKENDS, LogisticTask, get_backend
 from probekit.probes.backends.torch_logistic import plan_blocks
+from probekit.probes.backends.torch_precond import SharedPreconditioner
 from probekit.probes.backends.torch_ridge import decompose, loo_mse
 
 
@@ -68,6 +69,28 @@ def test_logistic_more_features_than_rows(torch_be, sk_be):
     fits = [be.logistic(X, y, n_classes=2, tol=1e-7) for be in (torch_be, sk_be)]
     assert fits[0].converged
     np.testing.assert_allclose(fits[0].decision_function(X), fits[1].decision_function(X), atol=1e-3)
+
+
+def test_preconditioner_sketch_from_the_gram_matrix_is_exact():
+    """Fewer sampled rows than features: the eigenpairs come from the (m, m) Gram matrix, never (D, D).
+
+    (The backend's row-space reduction runs first for very wide X, so this branch is driven directly.)
+    """
+    import torch
+
+    X = torch.as_tensor(correlated(60, 400, seed=12), dtype=torch.float64)  # all 60 rows sampled, < D = 400
+    pre = SharedPreconditioner(X, n_rows=100, rank=16, dtype=torch.float64)
+    Xc = X - X.mean(dim=0)
+    sigma = Xc.T @ Xc / 59                                          # the sample covariance, rank 59
+    lam, _ = torch.linalg.eigh(sigma)
+    torch.testing.assert_close(pre.lam, lam[-16:], rtol=1e-9, atol=1e-9)
+    assert pre.tail == pytest.approx(float(lam[:-16].clamp_min(0).sum()) / (400 - 16), rel=1e-9)
+    U = pre.U                                                       # (I + c Sigma_sketch)^-1 g, exactly
+    sketch = U @ torch.diag(pre.lam) @ U.T + pre.tail * (torch.eye(400, dtype=torch.float64) - U @ U.T)
+    G, c = torch.randn(400, 3, dtype=torch.float64), torch.tensor([0.1, 1.0, 10.0], dtype=torch.float64)
+    want = torch.stack([torch.linalg.solve(torch.eye(400, dtype=torch.float64) + c[t] * sketch, G[:, t])
+                        for t in range(3)], dim=1)
+    torch.testing.assert_close(pre.apply(G, c), want, rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

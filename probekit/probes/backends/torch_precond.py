@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from .torch_rowspace import gram_eigenpairs
+
 
 class SharedPreconditioner:
     """``(I + c Sigma)^-1`` for any c, from a spectral sketch of Sigma (the covariance of sampled rows).
@@ -40,13 +42,10 @@ class SharedPreconditioner:
             # covariance from the (m, m) Gram matrix of at most 4 * rank rows; never form (D, D).
             S = S[: 4 * rank]
             m = max(1, len(S) - 1)
-            mu, V = torch.linalg.eigh(((S @ S.T) / m).to(f64))            # ascending
-            # the centred rows have rank < m: keep the eigenpairs above rounding (1e-6 of the largest),
-            # else S^T v / sqrt(mu) blows up; what is dropped joins the isotropic tail
-            top = mu > 1e-6 * mu[-1].clamp_min(1e-300)
-            mu, V = mu[top][-rank:], V[:, top][:, -rank:]
-            U = (S.T.to(f64) @ V) / torch.sqrt(mu * m)                   # (D, r) orthonormal columns
-            lam = mu
+            # the centred rows have rank < m: only eigenpairs above rounding (1e-6 of the largest) are
+            # kept; what is dropped joins the isotropic tail
+            mu, U = gram_eigenpairs(S, 1e-6)                               # ascending, (D, r') orthonormal
+            lam, U = mu[-rank:] / m, U[:, -rank:]
             self.tail = max(trace - float(lam.sum()), 0.0) / (D - len(lam))
         else:
             sigma = (S.T @ S) / m                                          # (D, D) compute dtype

@@ -25,10 +25,20 @@ def worth_reducing(n_rows_used: int, n_features: int) -> bool:
     return n_features > WIDE_RATIO * n_rows_used
 
 
+def gram_eigenpairs(S: torch.Tensor, keep: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenpairs of ``S^T S`` (D, D) from the (m, m) Gram matrix ``S S^T``, in float64, never forming (D, D).
+
+    Returns ``(mu (r,) ascending, U (D, r) orthonormal columns)`` with ``S^T S U = U diag(mu)``, keeping
+    the eigenvalues above ``keep`` times the largest: below it, ``S^T v / sqrt(mu)`` is rounding noise
+    blown up, not a direction of the rows.
+    """
+    S64 = S.to(torch.float64)                                       # (m, D)
+    mu, V = torch.linalg.eigh(S64 @ S64.T)                          # ascending, (m,), (m, m)
+    top = mu > keep * mu[-1].clamp_min(1e-300)
+    mu, V = mu[top], V[:, top]
+    return mu, (S64.T @ V) / torch.sqrt(mu)                         # (r,), (D, r)
+
+
 def row_space_basis(X_used: torch.Tensor) -> torch.Tensor:
     """Orthonormal basis (D, r) float64 of the span of the rows of ``X_used`` (m, D), ``r <= m``."""
-    X64 = X_used.to(torch.float64)                                  # (m, D)
-    mu, V = torch.linalg.eigh(X64 @ X64.T)                          # ascending, (m,), (m, m)
-    keep = mu > _KEEP * mu[-1].clamp_min(1e-300)
-    mu, V = mu[keep], V[:, keep]
-    return (X64.T @ V) / torch.sqrt(mu)                            # (D, r)
+    return gram_eigenpairs(X_used, _KEEP)[1]
